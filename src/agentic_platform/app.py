@@ -1,0 +1,102 @@
+"""Builds the ASGI app from the chosen services.
+
+Each service contributes routers and (optionally) a part of the lifespan; routers are
+included rather than mounted so every lifespan runs, in one exit stack.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+
+from agentic_platform import __version__
+from agentic_platform.auth.bootstrap import ensure_admin_key
+from agentic_platform.auth.service import IdentityStore, KeyAuthenticator
+from agentic_platform.db.engine import create_engine, session_factory
+from agentic_platform.db.migrate import upgrade
+from agentic_platform.llm_gateway.catalog import ModelCatalog
+from agentic_platform.llm_gateway.resilience import Backoff
+from agentic_platform.llm_gateway.router import router as llm_router
+from agentic_platform.llm_gateway.service import LLMGateway
+from agentic_platform.settings import ALL_SERVICES, ServiceName, Settings
+from agentic_platform.state import PlatformState
+from agentic_platform.web.errors import install_error_handlers
+from agentic_platform.web.health import router as health_router
+from agentic_platform.web.middleware import RequestContextMiddleware
+
+logger = logging.getLogger("agentic_platform")
+
+
+def create_app(settings: Settings, services: Sequence[ServiceName] | None = None) -> FastAPI:
+    chosen = list(services if services is not None else settings.services)
+    unknown = set(chosen) - set(ALL_SERVICES)
+    if unknown:
+        raise ValueError(f"unknown services: {', '.join(sorted(unknown))}")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            app.state.platform = await _start_core(settings, stack)
+            if "llm-gateway" in chosen:
+                gateway = LLMGateway(
+                    ModelCatalog(settings.models),
+                    Backoff(
+                        settings.gateway.retry_backoff_seconds,
+                        settings.gateway.retry_backoff_max_seconds,
+                    ),
+                )
+                stack.push_async_callback(gateway.aclose)
+                app.state.platform.llm = gateway
+            logger.info("started", extra={"services": chosen})
+            yield
+        logger.info("stopped")
+
+    app = FastAPI(
+        title="Agentic Platform",
+        version=__version__,
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+    )
+    install_error_handlers(app)
+    app.include_router(health_router)
+    if "llm-gateway" in chosen:
+        app.include_router(llm_router)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.gateway.max_body_bytes,
+        log_requests=settings.log_requests,
+    )
+    return app
+
+
+async def _start_core(settings: Settings, stack: AsyncExitStack) -> PlatformState:
+    url = settings.effective_database_url
+    if settings.auto_migrate:
+        await upgrade(url)
+    engine = create_engine(url)
+    stack.push_async_callback(engine.dispose)
+    sessions = session_factory(engine)
+    identities = IdentityStore(sessions)
+    new_admin_key = await ensure_admin_key(settings, identities)
+    if new_admin_key is not None:
+        _announce_admin_key(new_admin_key, settings)
+    return PlatformState(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        authenticator=KeyAuthenticator(sessions, settings.auth.key_cache_seconds),
+        identities=identities,
+    )
+
+
+def _announce_admin_key(secret: str, settings: Settings) -> None:
+    print(
+        "\n  Created the first admin API key (shown only this once):\n\n"
+        f"    {secret}\n\n"
+        f"  It is saved, readable only by you, in {settings.admin_key_file}\n",
+        flush=True,
+    )

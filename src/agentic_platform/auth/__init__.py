@@ -1,0 +1,1 @@
+"""Who is calling: API keys (and, later, OIDC tokens) resolved to a :class:`Principal`."""

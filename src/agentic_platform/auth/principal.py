@@ -1,0 +1,29 @@
+"""The caller of a request, as every service sees it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Role = Literal["admin", "member", "service"]
+PrincipalKind = Literal["user", "service"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling (a user or a service account), in which team, with which roles.
+
+    ``key_id`` names the API key used, if any, so limits and usage can land on the key as well
+    as on its owner.
+    """
+
+    id: str
+    kind: PrincipalKind
+    team_id: str
+    roles: frozenset[Role]
+    name: str = ""
+    key_id: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles

@@ -1,0 +1,193 @@
+"""The ``agentic`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from agentic_platform.errors import ConfigurationError, PlatformError
+from agentic_platform.settings import ALL_SERVICES, Settings, load_settings, masked
+
+app = typer.Typer(
+    help="Agentic Platform: LLM, retrieval and memory gateways for AI agents.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Inspect the effective settings.", no_args_is_help=True)
+db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+
+Host = Annotated[str | None, typer.Option(help="Address to listen on [AGENTIC_HOST].")]
+Port = Annotated[int | None, typer.Option(help="Port to listen on [AGENTIC_PORT].")]
+Url = Annotated[
+    str | None,
+    typer.Option(help="Platform URL; defaults to http://AGENTIC_HOST:AGENTIC_PORT."),
+]
+ApiKey = Annotated[
+    str | None,
+    typer.Option(
+        envvar="AGENTIC_API_KEY", help="API key; defaults to the admin key in the data directory."
+    ),
+]
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ConfigurationError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _run_server(settings: Settings, services: list[str]) -> None:
+    import uvicorn
+
+    from agentic_platform.app import create_app
+    from agentic_platform.logs import configure_logging
+
+    configure_logging(settings.log_level)
+    try:
+        application = create_app(settings, services)  # type: ignore[arg-type]
+    except ConfigurationError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(2) from None
+    uvicorn.run(
+        application,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=15,
+        server_header=False,
+    )
+
+
+@app.command()
+def up(host: Host = None, port: Port = None) -> None:
+    """Run every service in one process on the embedded defaults (SQLite, local model)."""
+    settings = _settings(host=host, port=port)
+    _run_server(settings, list(settings.services))
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help=f"One of: {', '.join(ALL_SERVICES)}.")],
+    host: Host = None,
+    port: Port = None,
+) -> None:
+    """Run one service, as one Kubernetes Deployment does."""
+    if service not in ALL_SERVICES:
+        typer.echo(f"error: unknown service '{service}'; choose one of {ALL_SERVICES}", err=True)
+        raise typer.Exit(2)
+    _run_server(_settings(host=host, port=port), [service])
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the effective settings as JSON, secrets masked."""
+    typer.echo(json.dumps(masked(_settings()), indent=2))
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply database migrations (run once per release in production)."""
+    from agentic_platform.db.migrate import upgrade_sync
+
+    settings = _settings()
+    upgrade_sync(settings.effective_database_url, revision)
+    typer.echo(f"database at revision {revision}")
+
+
+@keys_app.command("generate")
+def keys_generate() -> None:
+    """Print a new random key, e.g. for AGENTIC_AUTH__BOOTSTRAP_ADMIN_KEY in a secret store."""
+    from agentic_platform.auth.keys import new_key_secret
+
+    typer.echo(new_key_secret())
+
+
+def _client_target(url: str | None, api_key: str | None) -> tuple[str, str]:
+    from agentic_platform.auth.bootstrap import read_admin_key
+
+    settings = _settings()
+    key = api_key or read_admin_key(settings)
+    if not key:
+        typer.echo(
+            f"error: no API key: pass --api-key, set AGENTIC_API_KEY, or run `agentic up` once "
+            f"to create {settings.admin_key_file}",
+            err=True,
+        )
+        raise typer.Exit(2)
+    return url or f"http://{settings.host}:{settings.port}", key
+
+
+@app.command()
+def models(url: Url = None, api_key: ApiKey = None) -> None:
+    """List the models the gateway serves."""
+    from agentic_platform.clients.llm import LLMClient
+
+    base_url, key = _client_target(url, api_key)
+
+    async def run() -> None:
+        async with LLMClient(base_url, key) as client:
+            for card in (await client.models()).data:
+                typer.echo(card.id)
+
+    _run_client(run())
+
+
+@app.command()
+def chat(
+    question: Annotated[str, typer.Argument(help="What to ask.")],
+    model: Annotated[str, typer.Option(help="Model alias.")] = "smollm2-135m",
+    system: Annotated[str | None, typer.Option(help="A system prompt.")] = None,
+    max_tokens: Annotated[int, typer.Option(help="Longest answer, in tokens.")] = 256,
+    url: Url = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Ask a model through the gateway and stream its answer."""
+    from agentic_platform.clients.llm import LLMClient
+
+    base_url, key = _client_target(url, api_key)
+    messages = [{"role": "system", "content": system}] if system else []
+    messages.append({"role": "user", "content": question})
+
+    async def run() -> None:
+        async with LLMClient(base_url, key) as client:
+            async for chunk in client.stream_chat(
+                model=model, messages=messages, max_tokens=max_tokens
+            ):
+                for choice in chunk.choices:
+                    sys.stdout.write(choice.delta.content or "")
+                    sys.stdout.flush()
+        sys.stdout.write("\n")
+
+    _run_client(run())
+
+
+def _run_client(work: object) -> None:
+    import httpx
+
+    try:
+        asyncio.run(work)  # type: ignore[arg-type]
+    except PlatformError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(1) from None
+    except httpx.ConnectError:
+        typer.echo("error: cannot reach the platform; is `agentic up` running?", err=True)
+        raise typer.Exit(1) from None
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()

@@ -1,0 +1,8 @@
+"""Imports every table module so ``metadata`` knows the whole schema (Alembic reads it)."""
+
+from agentic_platform.auth import models as auth_models
+from agentic_platform.db.base import Base
+
+metadata = Base.metadata
+
+__all__ = ["auth_models", "metadata"]

@@ -1,0 +1,142 @@
+"""The model catalog: client-facing aliases mapped to one or more provider deployments.
+
+An alias's deployments are tried in order: the first that answers wins, and a retryable
+failure of one falls back to the next.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from agentic_platform.errors import ConfigurationError, ModelNotFoundError
+
+ProviderName = Literal["openai", "anthropic", "bedrock", "local", "test"]
+Capability = Literal["chat", "tools", "vision", "json_schema", "streaming", "embeddings"]
+
+
+class Deployment(BaseModel):
+    """One place a model is served from, with its credentials, limits and price."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: ProviderName = Field(description="Which provider adapter serves this deployment.")
+    model: str = Field(description="The model id the upstream expects.")
+    api_base: str | None = Field(
+        default=None, description="Base URL of an OpenAI-compatible or Anthropic endpoint."
+    )
+    api_key: SecretStr | None = Field(
+        default=None, description="The upstream key; prefer api_key_env in files."
+    )
+    api_key_env: str | None = Field(
+        default=None, description="Name of the environment variable that holds the upstream key."
+    )
+    region: str | None = Field(default=None, description="AWS region (Bedrock).")
+    timeout_seconds: float = Field(default=60.0, gt=0, description="Per-attempt timeout.")
+    max_retries: int = Field(default=2, ge=0, le=10, description="Retries before falling back.")
+    input_price_per_mtok: float = Field(default=0.0, ge=0, description="USD per 1M input tokens.")
+    output_price_per_mtok: float = Field(default=0.0, ge=0, description="USD per 1M output tokens.")
+    context_window: int | None = Field(default=None, ge=1, description="Tokens the model reads.")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Provider-specific options (see docs/llm-gateway.md)."
+    )
+
+    @property
+    def name(self) -> str:
+        """``provider:model``, as logs and the usage ledger name a deployment."""
+        return f"{self.provider}:{self.model}"
+
+    def resolve_api_key(self) -> str | None:
+        """The upstream key from the file or the environment; a named but unset variable is a
+        configuration error, reported when the provider is built (at start-up)."""
+        if self.api_key is not None:
+            return self.api_key.get_secret_value()
+        if self.api_key_env:
+            value = os.environ.get(self.api_key_env)
+            if not value:
+                raise ConfigurationError(
+                    f"deployment {self.name} reads its key from ${self.api_key_env}, "
+                    "which is not set: export it or put the key in a secret"
+                )
+            return value
+        return None
+
+    def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (
+            prompt_tokens * self.input_price_per_mtok
+            + completion_tokens * self.output_price_per_mtok
+        ) / 1_000_000
+
+
+class ModelEntry(BaseModel):
+    """A model as clients see it: an alias, what it can do, and where it is served."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    alias: str = Field(min_length=1, description="The name clients pass as `model`.")
+    kind: Literal["chat", "embedding"] = Field(default="chat")
+    capabilities: set[Capability] = Field(
+        default_factory=lambda: {"chat", "streaming"},
+        description="What the model supports; requests needing more are refused with a 400.",
+    )
+    deployments: list[Deployment] = Field(min_length=1)
+
+    @field_validator("alias")
+    @classmethod
+    def _alias_has_no_spaces(cls, value: str) -> str:
+        if any(ch.isspace() for ch in value):
+            raise ValueError("a model alias must not contain spaces")
+        return value
+
+
+def default_models() -> list[ModelEntry]:
+    """The embedded defaults: the packaged local chat model and embedder."""
+    return [
+        ModelEntry(
+            alias="smollm2-135m",
+            kind="chat",
+            capabilities={"chat", "streaming", "tools", "json_schema"},
+            deployments=[
+                Deployment(provider="local", model="smollm2-135m-instruct", context_window=8192)
+            ],
+        ),
+        ModelEntry(
+            alias="minilm-l6",
+            kind="embedding",
+            capabilities={"embeddings"},
+            deployments=[Deployment(provider="local", model="all-minilm-l6-v2")],
+        ),
+    ]
+
+
+class ModelCatalog:
+    """Looks up aliases; built once from settings."""
+
+    def __init__(self, entries: list[ModelEntry]) -> None:
+        self._entries: dict[str, ModelEntry] = {}
+        for entry in entries:
+            if entry.alias in self._entries:
+                raise ConfigurationError(f"model alias '{entry.alias}' is defined twice")
+            self._entries[entry.alias] = entry
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._entries.values())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, alias: str, kind: Literal["chat", "embedding"]) -> ModelEntry:
+        entry = self._entries.get(alias)
+        if entry is None:
+            known = ", ".join(sorted(self._entries)) or "none"
+            raise ModelNotFoundError(
+                f"The model '{alias}' does not exist. Known models: {known}.", param="model"
+            )
+        if entry.kind != kind:
+            raise ModelNotFoundError(
+                f"The model '{alias}' is a {entry.kind} model and cannot serve this endpoint.",
+                param="model",
+            )
+        return entry

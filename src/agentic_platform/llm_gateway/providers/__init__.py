@@ -1,0 +1,1 @@
+"""Model provider adapters. Each translates the canonical OpenAI shapes to one upstream API."""

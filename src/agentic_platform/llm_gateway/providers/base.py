@@ -1,0 +1,47 @@
+"""The contract every model provider fulfils.
+
+A provider instance serves one :class:`~agentic_platform.llm_gateway.catalog.Deployment`. It
+receives the validated client request and returns canonical responses; the gateway service
+around it handles aliases, retries, fallback, usage and the response's ``model`` field.
+
+Providers raise :class:`~agentic_platform.errors.UpstreamError` subclasses for upstream
+failures (``retryable`` ones may be retried and fall back) and
+:class:`~agentic_platform.errors.UnsupportedFeatureError` for requests they cannot serve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol, runtime_checkable
+
+from agentic_platform.llm_gateway.schemas import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    EmbeddingResult,
+)
+
+
+@runtime_checkable
+class ChatProvider(Protocol):
+    async def complete(self, request: ChatCompletionRequest) -> ChatCompletion:
+        """One whole answer. ``usage`` must be filled in."""
+        ...
+
+    def stream(self, request: ChatCompletionRequest) -> AsyncIterator[ChatCompletionChunk]:
+        """The answer as chunks. The last chunk carries ``usage`` (the gateway decides whether
+        the client sees it). Errors after the first chunk are raised from the iterator."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections and threads; called once at shutdown."""
+        ...
+
+
+@runtime_checkable
+class EmbeddingProvider(Protocol):
+    async def embed(self, texts: list[str]) -> EmbeddingResult:
+        """One vector per text, in order."""
+        ...
+
+    async def aclose(self) -> None: ...

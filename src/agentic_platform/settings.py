@@ -1,0 +1,183 @@
+"""The platform's one settings tree.
+
+Values come from (highest first) ``AGENTIC_*`` environment variables (nested with ``__``,
+e.g. ``AGENTIC_GATEWAY__MAX_BODY_BYTES``), then the optional YAML file named by
+``AGENTIC_CONFIG_FILE`` (the natural home of the model catalog), then the defaults below.
+Settings are read once, by the CLI, and passed down; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from agentic_platform.errors import ConfigurationError
+from agentic_platform.llm_gateway.catalog import ModelEntry, default_models
+
+ServiceName = Literal["llm-gateway"]
+ALL_SERVICES: tuple[ServiceName, ...] = ("llm-gateway",)
+
+
+class GatewaySettings(BaseModel):
+    max_body_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024, description="Largest request body accepted (bytes)."
+    )
+    retry_backoff_seconds: float = Field(
+        default=0.25, ge=0, description="Base of the jittered exponential backoff between retries."
+    )
+    retry_backoff_max_seconds: float = Field(
+        default=8.0, ge=0, description="Longest single wait between retries (Retry-After included)."
+    )
+
+
+class AuthSettings(BaseModel):
+    bootstrap_admin_key: SecretStr | None = Field(
+        default=None,
+        description="An admin key to install at start-up (from a secret store); when unset, "
+        "the first start creates one and writes it to <data_dir>/admin.key.",
+    )
+    key_cache_seconds: float = Field(
+        default=1.0, ge=0, description="How long a verified key is trusted without re-reading it."
+    )
+
+
+class _YamlFileSource(PydanticBaseSettingsSource):
+    """Reads the YAML file named by ``AGENTIC_CONFIG_FILE``, if any."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        path = os.environ.get("AGENTIC_CONFIG_FILE")
+        self._data: dict[str, Any] = {}
+        if path:
+            try:
+                loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"AGENTIC_CONFIG_FILE={path}: cannot read the file ({exc.strerror})"
+                ) from exc
+            except yaml.YAMLError as exc:
+                raise ConfigurationError(
+                    f"AGENTIC_CONFIG_FILE={path}: not valid YAML ({exc})"
+                ) from exc
+            if loaded is not None and not isinstance(loaded, dict):
+                raise ConfigurationError(
+                    f"AGENTIC_CONFIG_FILE={path}: the top level must be a mapping of settings"
+                )
+            self._data = loaded or {}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="AGENTIC_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        description="production refuses embedded shortcuts (e.g. SQLite auto-created keys files).",
+    )
+    data_dir: Path = Field(
+        default=Path("~/.agentic"),
+        description="Where the embedded defaults keep their files (SQLite, the admin key).",
+    )
+    host: str = Field(default="127.0.0.1", description="Address to listen on.")
+    port: int = Field(default=8080, ge=1, le=65535, description="Port to listen on.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL: sqlite+aiosqlite:///path or postgresql+asyncpg://...; "
+        "defaults to SQLite in data_dir.",
+    )
+    auto_migrate: bool = Field(
+        default=True, description="Apply database migrations when the server starts."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(default="info")
+    log_requests: bool = Field(default=True, description="Log one JSON line per request.")
+    services: list[ServiceName] = Field(
+        default_factory=lambda: list(ALL_SERVICES), description="Services `agentic up` runs."
+    )
+    models: list[ModelEntry] = Field(
+        default_factory=default_models,
+        description="The model catalog (usually from the YAML file).",
+    )
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlFileSource(settings_cls), file_secret_settings)
+
+    @model_validator(mode="after")
+    def _expand_paths(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser()
+        if self.database_url is not None and not self.database_url.startswith(
+            ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+        ):
+            raise ValueError(
+                "database_url must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+            )
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'agentic.db'}"
+
+    @property
+    def admin_key_file(self) -> Path:
+        return self.data_dir / "admin.key"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, turning a validation failure into a message that names each
+    setting and what to do about it."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigurationError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    lines = ["invalid settings:"]
+    for error in exc.errors():
+        path = "__".join(str(part) for part in error["loc"])
+        env_name = f"AGENTIC_{path.upper()}" if path else "AGENTIC_*"
+        lines.append(f"  {env_name}: {error['msg']}")
+    lines.append("Fix the environment variable or the YAML file (AGENTIC_CONFIG_FILE) and retry.")
+    return "\n".join(lines)
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain data, with every secret masked."""
+    data: dict[str, Any] = settings.model_dump(mode="json")
+    data["database_url"] = _mask_url(settings.effective_database_url)
+    return data
+
+
+def _mask_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:**********@{host}"

@@ -1,0 +1,21 @@
+"""Everything a running app holds, built in its lifespan and reached through ``app.state``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from agentic_platform.auth.service import IdentityStore, KeyAuthenticator
+from agentic_platform.llm_gateway.service import LLMGateway
+from agentic_platform.settings import Settings
+
+
+@dataclass
+class PlatformState:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    authenticator: KeyAuthenticator
+    identities: IdentityStore
+    llm: LLMGateway | None = None

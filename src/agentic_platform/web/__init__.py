@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every service: errors, middleware, health, server-sent events."""
