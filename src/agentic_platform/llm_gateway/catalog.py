@@ -7,6 +7,7 @@ failure of one falls back to the next.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -78,7 +79,7 @@ class ModelEntry(BaseModel):
     alias: str = Field(min_length=1, description="The name clients pass as `model`.")
     kind: Literal["chat", "embedding"] = Field(default="chat")
     capabilities: set[Capability] = Field(
-        default_factory=lambda: {"chat", "streaming"},
+        default_factory=lambda: {"chat", "streaming"},  # type: ignore[arg-type]
         description="What the model supports; requests needing more are refused with a 400.",
     )
     deployments: list[Deployment] = Field(min_length=1)
@@ -121,7 +122,7 @@ class ModelCatalog:
                 raise ConfigurationError(f"model alias '{entry.alias}' is defined twice")
             self._entries[entry.alias] = entry
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[ModelEntry]:
         return iter(self._entries.values())
 
     def __len__(self) -> int:

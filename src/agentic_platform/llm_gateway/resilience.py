@@ -28,7 +28,7 @@ class Backoff:
         upstream asked for a longer pause than we are willing to wait (fall back instead)."""
         if retry_after is not None:
             return retry_after if retry_after <= self.max_seconds else None
-        jittered = self.base_seconds * (2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+        jittered: float = self.base_seconds * (2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
         return min(jittered, self.max_seconds)
 
 
@@ -44,7 +44,7 @@ async def call_with_fallback(
     backoff: Backoff,
 ) -> tuple[T, Deployment]:
     """Run ``attempt(index, deployment)`` on each deployment in turn until one succeeds."""
-    last_error: UpstreamError | None = None
+    last_error: UpstreamError = UpstreamError("The model has no deployments.")
     for index, deployment in enumerate(deployments):
         for retry in range(deployment.max_retries + 1):
             try:
@@ -72,5 +72,4 @@ async def call_with_fallback(
             await asyncio.sleep(delay)
         if not _falls_back(last_error):
             raise last_error
-    assert last_error is not None
     raise last_error

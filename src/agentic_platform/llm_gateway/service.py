@@ -24,6 +24,7 @@ from agentic_platform.llm_gateway.schemas import (
     Embedding,
     EmbeddingRequest,
     EmbeddingResponse,
+    EmbeddingResult,
     EmbeddingUsage,
     ImagePart,
     ModelCard,
@@ -70,7 +71,11 @@ class LLMGateway:
                     self._embedders[(entry.alias, index)] = build_embedding_provider(deployment)
 
     async def aclose(self) -> None:
-        for provider in [*self._chat.values(), *self._embedders.values()]:
+        providers: list[ChatProvider | EmbeddingProvider] = [
+            *self._chat.values(),
+            *self._embedders.values(),
+        ]
+        for provider in providers:
             await provider.aclose()
 
     def models(self) -> ModelList:
@@ -122,7 +127,7 @@ class LLMGateway:
     async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         entry = self.catalog.get(request.model, "embedding")
 
-        async def attempt(index: int, _deployment: Deployment):  # type: ignore[no-untyped-def]
+        async def attempt(index: int, _deployment: Deployment) -> EmbeddingResult:
             return await self._embedders[(entry.alias, index)].embed(request.texts)
 
         result, _ = await call_with_fallback(entry.deployments, attempt, self._backoff)

