@@ -18,10 +18,7 @@ from agentic_platform.auth.bootstrap import ensure_admin_key
 from agentic_platform.auth.service import IdentityStore, KeyAuthenticator
 from agentic_platform.db.engine import create_engine, session_factory
 from agentic_platform.db.migrate import upgrade
-from agentic_platform.llm_gateway.catalog import ModelCatalog
-from agentic_platform.llm_gateway.resilience import Backoff
-from agentic_platform.llm_gateway.router import router as llm_router
-from agentic_platform.llm_gateway.service import LLMGateway
+from agentic_platform.services import SERVICES
 from agentic_platform.settings import ALL_SERVICES, ServiceName, Settings
 from agentic_platform.state import PlatformState
 from agentic_platform.web.errors import install_error_handlers
@@ -40,17 +37,10 @@ def create_app(settings: Settings, services: Sequence[ServiceName] | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            app.state.platform = await _start_core(settings, stack)
-            if "llm-gateway" in chosen:
-                gateway = LLMGateway(
-                    ModelCatalog(settings.models),
-                    Backoff(
-                        settings.gateway.retry_backoff_seconds,
-                        settings.gateway.retry_backoff_max_seconds,
-                    ),
-                )
-                stack.push_async_callback(gateway.aclose)
-                app.state.platform.llm = gateway
+            state = await _start_core(settings, stack, app)
+            app.state.platform = state
+            for name in chosen:
+                await SERVICES[name].start(state, stack)
             logger.info("started", extra={"services": chosen})
             yield
         logger.info("stopped")
@@ -63,8 +53,9 @@ def create_app(settings: Settings, services: Sequence[ServiceName] | None = None
     )
     install_error_handlers(app)
     app.include_router(health_router)
-    if "llm-gateway" in chosen:
-        app.include_router(llm_router)
+    for name in chosen:
+        for router in SERVICES[name].routers():
+            app.include_router(router)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.gateway.max_body_bytes,
@@ -73,7 +64,7 @@ def create_app(settings: Settings, services: Sequence[ServiceName] | None = None
     return app
 
 
-async def _start_core(settings: Settings, stack: AsyncExitStack) -> PlatformState:
+async def _start_core(settings: Settings, stack: AsyncExitStack, app: FastAPI) -> PlatformState:
     url = settings.effective_database_url
     if settings.auto_migrate:
         await upgrade(url)
@@ -90,6 +81,7 @@ async def _start_core(settings: Settings, stack: AsyncExitStack) -> PlatformStat
         sessions=sessions,
         authenticator=KeyAuthenticator(sessions, settings.auth.key_cache_seconds),
         identities=identities,
+        app=app,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp
 
 from agentic_platform.auth.service import IdentityStore, KeyAuthenticator
 from agentic_platform.llm_gateway.service import LLMGateway
@@ -18,4 +19,7 @@ class PlatformState:
     sessions: async_sessionmaker[AsyncSession]
     authenticator: KeyAuthenticator
     identities: IdentityStore
+    app: ASGIApp | None = None
+    """The app itself, so services in this process call each other through an in-process
+    transport (the same typed clients that cross the network in Kubernetes)."""
     llm: LLMGateway | None = None

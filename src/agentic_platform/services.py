@@ -1,0 +1,51 @@
+"""The services a process can run, and how each plugs into the app.
+
+A service contributes routers and a start-up step that builds its part of
+:class:`~agentic_platform.state.PlatformState` (closing what it opened through the exit
+stack). ``create_app`` includes the routers of the chosen services and runs their start-up
+steps in order, after the core (database, identities).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+from fastapi import APIRouter
+
+from agentic_platform.state import PlatformState
+
+StartService = Callable[[PlatformState, AsyncExitStack], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    name: str
+    routers: Callable[[], list[APIRouter]]
+    start: StartService
+
+
+async def _start_llm_gateway(state: PlatformState, stack: AsyncExitStack) -> None:
+    from agentic_platform.llm_gateway.catalog import ModelCatalog
+    from agentic_platform.llm_gateway.resilience import Backoff
+    from agentic_platform.llm_gateway.service import LLMGateway
+
+    settings = state.settings
+    gateway = LLMGateway(
+        ModelCatalog(settings.models),
+        Backoff(settings.gateway.retry_backoff_seconds, settings.gateway.retry_backoff_max_seconds),
+    )
+    stack.push_async_callback(gateway.aclose)
+    state.llm = gateway
+
+
+def _llm_routers() -> list[APIRouter]:
+    from agentic_platform.llm_gateway.router import router
+
+    return [router]
+
+
+SERVICES: dict[str, ServiceSpec] = {
+    "llm-gateway": ServiceSpec("llm-gateway", _llm_routers, _start_llm_gateway),
+}
