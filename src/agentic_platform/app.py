@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import ORJSONResponse
 
 from agentic_platform import __version__
-from agentic_platform.auth.bootstrap import ensure_admin_key
+from agentic_platform.auth.bootstrap import ensure_admin_key, ensure_service_key
 from agentic_platform.auth.service import IdentityStore, KeyAuthenticator
 from agentic_platform.db.engine import create_engine, session_factory
 from agentic_platform.db.migrate import upgrade
@@ -75,12 +75,17 @@ async def _start_core(settings: Settings, stack: AsyncExitStack, app: FastAPI) -
     new_admin_key = await ensure_admin_key(settings, identities)
     if new_admin_key is not None:
         _announce_admin_key(new_admin_key, settings)
+    authenticator = KeyAuthenticator(sessions, settings.auth.key_cache_seconds)
+    service_key = await ensure_service_key(settings, identities)
+    service_principal = await authenticator.authenticate(service_key)
     return PlatformState(
         settings=settings,
         engine=engine,
         sessions=sessions,
-        authenticator=KeyAuthenticator(sessions, settings.auth.key_cache_seconds),
+        authenticator=authenticator,
         identities=identities,
+        service_key=service_key,
+        platform_service_id=service_principal.id,
         app=app,
     )
 

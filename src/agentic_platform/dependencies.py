@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import Request
 
 from agentic_platform.auth.principal import Principal
-from agentic_platform.errors import AuthenticationError, ServiceUnavailableError
+from agentic_platform.errors import (
+    AuthenticationError,
+    PermissionDeniedError,
+    ServiceUnavailableError,
+)
 from agentic_platform.llm_gateway.service import LLMGateway
 from agentic_platform.state import PlatformState
+
+ACT_AS_HEADER = "X-Agentic-Act-As"
 
 
 def platform(request: Request) -> PlatformState:
@@ -33,7 +41,34 @@ async def current_principal(request: Request) -> Principal:
             "No API key given: send 'Authorization: Bearer <api key>'.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return await platform(request).authenticator.authenticate(secret)
+    caller = await platform(request).authenticator.authenticate(secret)
+    acting_for = request.headers.get(ACT_AS_HEADER)
+    if acting_for is None:
+        return caller
+    return await _act_as(platform(request), caller, acting_for)
+
+
+async def _act_as(state: PlatformState, caller: Principal, user_id: str) -> Principal:
+    """A service principal calls for a user: the request is then the user's (limits, usage,
+    memory), remembering which service made it."""
+    if not caller.is_service:
+        raise PermissionDeniedError(
+            f"Only service principals may send {ACT_AS_HEADER}.", code="act_as_not_allowed"
+        )
+    user = await state.authenticator.principal_by_id(user_id)
+    if user is None:
+        raise PermissionDeniedError(
+            f"{ACT_AS_HEADER} names an unknown or disabled principal.", code="unknown_principal"
+        )
+    if user.team_id != caller.team_id and not caller.is_admin and not _is_platform(caller, state):
+        raise PermissionDeniedError(
+            f"{ACT_AS_HEADER} names a principal of another team.", code="act_as_not_allowed"
+        )
+    return replace(user, key_id=caller.key_id, acting_via=caller.id)
+
+
+def _is_platform(caller: Principal, state: PlatformState) -> bool:
+    return caller.id == state.platform_service_id
 
 
 def llm_gateway(request: Request) -> LLMGateway:

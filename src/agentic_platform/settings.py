@@ -49,6 +49,12 @@ class AuthSettings(BaseModel):
     key_cache_seconds: float = Field(
         default=1.0, ge=0, description="How long a verified key is trusted without re-reading it."
     )
+    service_key: SecretStr | None = Field(
+        default=None,
+        description="The key platform services use to call each other on a user's behalf "
+        "(the same value in every Deployment, from a secret). When unset, the first start "
+        "creates one and writes it to <data_dir>/service.key.",
+    )
 
 
 class _YamlFileSource(PydanticBaseSettingsSource):
@@ -114,6 +120,12 @@ class Settings(BaseSettings):
         default_factory=default_models,
         description="The model catalog (usually from the YAML file).",
     )
+    service_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="Base URLs of services that run in other processes, by service name "
+        "(e.g. llm-gateway: http://llm-gateway:8080). A service in this process is called "
+        "in-process.",
+    )
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
 
@@ -146,6 +158,10 @@ class Settings(BaseSettings):
     @property
     def admin_key_file(self) -> Path:
         return self.data_dir / "admin.key"
+
+    @property
+    def service_key_file(self) -> Path:
+        return self.data_dir / "service.key"
 
 
 def load_settings(**overrides: Any) -> Settings:

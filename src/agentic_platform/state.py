@@ -19,6 +19,9 @@ class PlatformState:
     sessions: async_sessionmaker[AsyncSession]
     authenticator: KeyAuthenticator
     identities: IdentityStore
+    service_key: str = ""
+    """The key this process's services use to call each other for a user."""
+    platform_service_id: str = ""
     app: ASGIApp | None = None
     """The app itself, so services in this process call each other through an in-process
     transport (the same typed clients that cross the network in Kubernetes)."""

@@ -48,15 +48,16 @@ async def test_first_start_creates_admin_key(
             response = await http.get("/llm/v1/models", headers={"Authorization": f"Bearer {key}"})
             assert response.status_code == 200
     hashes = await _stored_hashes(database_url)
-    assert len(hashes) == 1
-    assert key not in hashes[0]
+    assert len(hashes) == 2  # the admin key and the platform's service key
+    assert not any(key in stored for stored in hashes)
+    assert stat.S_IMODE(settings.service_key_file.stat().st_mode) == 0o600
 
     # A second start keeps the same key and prints nothing new.
     with serve_in_thread(create_app(settings)):
         pass
     assert capsys.readouterr().out.count("agp_") == 0
     assert settings.admin_key_file.read_text().strip() == key
-    assert len(await _stored_hashes(database_url)) == 1
+    assert len(await _stored_hashes(database_url)) == 2
 
 
 async def test_bootstrap_key_from_settings(tmp_path: Path) -> None:

@@ -54,7 +54,39 @@ def write_private_file(path: Path, content: str) -> None:
 
 
 def read_admin_key(settings: Settings) -> str | None:
+    return _read_key_file(settings.admin_key_file)
+
+
+async def ensure_service_key(settings: Settings, identities: IdentityStore) -> str:
+    """The key this platform's services use to call each other for a user (see
+    docs/governance.md, "Acting for a user"): from settings, else from the data directory,
+    else newly created there."""
+    configured = settings.auth.service_key
+    if configured is not None:
+        secret = configured.get_secret_value()
+        if not secret.startswith(KEY_PREFIX) or len(secret) < len(KEY_PREFIX) + 22:
+            raise ConfigurationError(
+                "AGENTIC_AUTH__SERVICE_KEY must be a key made by `agentic keys generate`"
+            )
+    else:
+        stored: str | None = await asyncio.to_thread(_read_key_file, settings.service_key_file)
+        secret = stored or ""
+    if secret and await identities.key_exists(secret):
+        return secret
+    team_id = await identities.ensure_team(DEFAULT_TEAM)
+    principal_id = await identities.create_principal(
+        name="platform services", kind="service", team_id=team_id, roles=["service"]
+    )
+    issued = await identities.issue_key(
+        principal_id, name="platform service key", secret=secret or None
+    )
+    if configured is None:
+        await asyncio.to_thread(write_private_file, settings.service_key_file, issued.secret + "\n")
+    return issued.secret
+
+
+def _read_key_file(path: Path) -> str | None:
     try:
-        return settings.admin_key_file.read_text(encoding="utf-8").strip() or None
+        return path.read_text(encoding="utf-8").strip() or None
     except FileNotFoundError:
         return None

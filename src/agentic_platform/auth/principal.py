@@ -14,7 +14,8 @@ class Principal:
     """Who is calling (a user or a service account), in which team, with which roles.
 
     ``key_id`` names the API key used, if any, so limits and usage can land on the key as well
-    as on its owner.
+    as on its owner. ``acting_via`` names the service principal that made the call for this
+    user (``X-Agentic-Act-As``); everything else then describes the user.
     """
 
     id: str
@@ -23,7 +24,12 @@ class Principal:
     roles: frozenset[Role]
     name: str = ""
     key_id: str | None = None
+    acting_via: str | None = None
 
     @property
     def is_admin(self) -> bool:
         return "admin" in self.roles
+
+    @property
+    def is_service(self) -> bool:
+        return "service" in self.roles

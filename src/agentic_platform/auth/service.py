@@ -46,6 +46,7 @@ class KeyAuthenticator:
         self._sessions = sessions
         self._cache_seconds = cache_seconds
         self._cache: dict[str, _CachedKey] = {}
+        self._principals: dict[str, tuple[Principal | None, float]] = {}
 
     async def authenticate(self, secret: str) -> Principal:
         if not secret.startswith(KEY_PREFIX):
@@ -58,6 +59,17 @@ class KeyAuthenticator:
         if cached.expires_at is not None and cached.expires_at <= utcnow():
             raise AuthenticationError("The API key has expired.", code="expired_api_key")
         return cached.principal
+
+    async def principal_by_id(self, principal_id: str) -> Principal | None:
+        """A principal by id (cached like keys), or None if unknown or disabled."""
+        cached = self._principals.get(principal_id)
+        if cached is not None and cached[1] >= time.monotonic():
+            return cached[0]
+        async with self._sessions() as session:
+            row = await session.get(PrincipalRow, principal_id)
+        principal = None if row is None or row.disabled else _to_principal(row, key_id=None)
+        self._principals[principal_id] = (principal, time.monotonic() + self._cache_seconds)
+        return principal
 
     async def _load(self, digest: str) -> _CachedKey:
         async with self._sessions() as session:
@@ -73,15 +85,19 @@ class KeyAuthenticator:
         key, owner = row
         if key.revoked_at is not None or owner.disabled:
             raise AuthenticationError("The API key has been revoked.", code="revoked_api_key")
-        principal = Principal(
-            id=owner.id,
-            kind=owner.kind,  # type: ignore[arg-type]
-            team_id=owner.team_id,
-            roles=frozenset(owner.roles),  # type: ignore[arg-type]
-            name=owner.name,
-            key_id=key.id,
-        )
+        principal = _to_principal(owner, key_id=key.id)
         return _CachedKey(principal, key.expires_at, time.monotonic() + self._cache_seconds)
+
+
+def _to_principal(row: PrincipalRow, *, key_id: str | None) -> Principal:
+    return Principal(
+        id=row.id,
+        kind=row.kind,  # type: ignore[arg-type]
+        team_id=row.team_id,
+        roles=frozenset(row.roles),  # type: ignore[arg-type]
+        name=row.name,
+        key_id=key_id,
+    )
 
 
 class IdentityStore:

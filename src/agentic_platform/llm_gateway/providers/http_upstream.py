@@ -207,6 +207,12 @@ class HTTPUpstream:
             code="upstream_bad_response",
         )
 
+    def cut_short(self) -> UpstreamError:
+        """The stream ended cleanly but before the upstream said the answer was complete."""
+        return UpstreamUnavailableError(
+            f"{self.name}: the upstream ended the stream before the answer was complete"
+        )
+
     def status_error(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
         """Map an HTTP error status to the platform's error; 401/403 never echo upstream text
         (it can quote the key)."""

@@ -1,0 +1,42 @@
+"""Clients one platform service uses to call another for a user.
+
+The call carries the platform's service key and ``X-Agentic-Act-As: <user id>``, so the
+callee authenticates, limits, meters and scopes it as the user's own. When the callee runs
+in this process the client's transport is in-process (no socket); otherwise it goes to the
+URL in ``service_urls``. Same class, same headers, same code path.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from agentic_platform.auth.principal import Principal
+from agentic_platform.clients.llm import LLMClient
+from agentic_platform.dependencies import ACT_AS_HEADER
+from agentic_platform.errors import ConfigurationError
+from agentic_platform.state import PlatformState
+
+IN_PROCESS_URL = "http://in-process"
+
+
+def _target(state: PlatformState, service: str) -> tuple[str, httpx.AsyncBaseTransport | None]:
+    url = state.settings.service_urls.get(service)
+    if url is not None:
+        return url, None
+    if service in state.settings.services and state.app is not None:
+        return IN_PROCESS_URL, httpx.ASGITransport(app=state.app)
+    raise ConfigurationError(
+        f"the {service} service is not in this process: set AGENTIC_SERVICE_URLS "
+        f'(e.g. {{"{service}": "http://{service}:8080"}})'
+    )
+
+
+def llm_client_for(state: PlatformState, user: Principal) -> LLMClient:
+    """An LLM gateway client whose calls count as ``user``'s. Close it after use."""
+    base_url, transport = _target(state, "llm-gateway")
+    return LLMClient(
+        base_url,
+        state.service_key,
+        transport=transport,
+        headers={ACT_AS_HEADER: user.id},
+    )
