@@ -1,0 +1,1 @@
+"""Usage plans, their enforcement, and the usage ledger."""
