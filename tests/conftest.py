@@ -15,12 +15,20 @@ from pydantic import SecretStr
 from agentic_platform.app import create_app
 from agentic_platform.auth.keys import new_key_secret
 from agentic_platform.llm_gateway.catalog import Deployment, ModelEntry
+from agentic_platform.llm_gateway.schemas import ChatCompletionRequest, ToolMessage
 from agentic_platform.settings import AuthSettings, Settings
 from agentic_platform.testing.server import serve_in_thread
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "AGENTIC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+
+
+def weather_reply(request: ChatCompletionRequest) -> str | dict[str, object]:
+    """A tool-using model: asks for the weather, then answers from the tool's result."""
+    if isinstance(request.messages[-1], ToolMessage):
+        return "It is sunny in Oslo."
+    return {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]}
 
 
 def scripted_models() -> list[ModelEntry]:
@@ -39,16 +47,7 @@ def scripted_models() -> list[ModelEntry]:
                 Deployment(
                     provider="test",
                     model="tools",
-                    options={
-                        "replies": [
-                            {
-                                "tool_calls": [
-                                    {"name": "get_weather", "arguments": {"city": "Oslo"}}
-                                ]
-                            },
-                            "It is sunny in Oslo.",
-                        ]
-                    },
+                    options={"function": "conftest:weather_reply"},
                 )
             ],
         ),
@@ -114,15 +113,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         _drop_postgres_database(name)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def admin_key() -> str:
     return new_key_secret()
 
 
-@pytest.fixture
-def settings(tmp_path: Path, admin_key: str) -> Settings:
+def make_settings(data_dir: Path, admin_key: str) -> Settings:
     return Settings(
-        data_dir=tmp_path / "data",
+        data_dir=data_dir,
         models=scripted_models(),
         auth=AuthSettings(bootstrap_admin_key=SecretStr(admin_key)),
         log_requests=False,
@@ -131,7 +129,15 @@ def settings(tmp_path: Path, admin_key: str) -> Settings:
 
 
 @pytest.fixture
-def platform_url(settings: Settings) -> Iterator[str]:
-    """The platform, every service, on a real loopback port."""
+def settings(tmp_path: Path, admin_key: str) -> Settings:
+    """Settings for a fresh platform: its own data directory, the scripted catalog."""
+    return make_settings(tmp_path / "data", admin_key)
+
+
+@pytest.fixture(scope="module")
+def platform_url(tmp_path_factory: pytest.TempPathFactory, admin_key: str) -> Iterator[str]:
+    """The platform, every service, on a real loopback port, shared by a test module.
+    Tests that change state or settings start their own with ``serve_in_thread``."""
+    settings = make_settings(tmp_path_factory.mktemp("platform") / "data", admin_key)
     with serve_in_thread(create_app(settings)) as url:
         yield url

@@ -12,12 +12,19 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import ORJSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentic_platform import __version__
 from agentic_platform.auth.bootstrap import ensure_admin_key, ensure_service_key
 from agentic_platform.auth.service import IdentityStore, KeyAuthenticator
 from agentic_platform.db.engine import create_engine, session_factory
 from agentic_platform.db.migrate import upgrade
+from agentic_platform.governance.change_feed import ChangeFeed
+from agentic_platform.governance.enforcement import UsageGovernor
+from agentic_platform.governance.ledger import UsageLedger
+from agentic_platform.governance.metering import Metering
+from agentic_platform.governance.plans import PlanDirectory
+from agentic_platform.limits import counter_store_from_url
 from agentic_platform.services import SERVICES
 from agentic_platform.settings import ALL_SERVICES, ServiceName, Settings
 from agentic_platform.state import PlatformState
@@ -75,9 +82,10 @@ async def _start_core(settings: Settings, stack: AsyncExitStack, app: FastAPI) -
     new_admin_key = await ensure_admin_key(settings, identities)
     if new_admin_key is not None:
         _announce_admin_key(new_admin_key, settings)
-    authenticator = KeyAuthenticator(sessions, settings.auth.key_cache_seconds)
+    authenticator = KeyAuthenticator(sessions)
     service_key = await ensure_service_key(settings, identities)
     service_principal = await authenticator.authenticate(service_key)
+    metering = await _start_governance(settings, stack, sessions, authenticator)
     return PlatformState(
         settings=settings,
         engine=engine,
@@ -87,6 +95,42 @@ async def _start_core(settings: Settings, stack: AsyncExitStack, app: FastAPI) -
         service_key=service_key,
         platform_service_id=service_principal.id,
         app=app,
+        metering=metering,
+    )
+
+
+async def _start_governance(
+    settings: Settings,
+    stack: AsyncExitStack,
+    sessions: async_sessionmaker[AsyncSession],
+    authenticator: KeyAuthenticator,
+) -> Metering:
+    """Plans, counters, the ledger, and the change feed that keeps caches current."""
+    plans = PlanDirectory(sessions, settings.governance.default_plan)
+    await plans.reload()
+    store = counter_store_from_url(
+        settings.limits.url,
+        policy=settings.limits.on_backend_error,
+        socket_timeout=settings.limits.socket_timeout_seconds,
+    )
+    stack.push_async_callback(store.aclose)
+    ledger = UsageLedger(
+        sessions,
+        flush_seconds=settings.governance.ledger_flush_seconds,
+        batch_size=settings.governance.ledger_batch_size,
+    )
+    ledger.start()
+    stack.push_async_callback(ledger.aclose)
+
+    async def on_change(key_ids: set[str], principal_ids: set[str]) -> None:
+        await authenticator.invalidate(key_ids, principal_ids)
+        await plans.reload()
+
+    feed = ChangeFeed(sessions, on_change, settings.governance.change_poll_seconds)
+    feed.start()
+    stack.push_async_callback(feed.stop)
+    return Metering(
+        UsageGovernor(plans, store), ledger, settings.governance.default_output_reservation
     )
 
 

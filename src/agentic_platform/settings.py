@@ -21,6 +21,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from agentic_platform.auth.oidc_settings import OIDCSettings
 from agentic_platform.errors import ConfigurationError
 from agentic_platform.llm_gateway.catalog import ModelEntry, default_models
 
@@ -46,14 +47,52 @@ class AuthSettings(BaseModel):
         description="An admin key to install at start-up (from a secret store); when unset, "
         "the first start creates one and writes it to <data_dir>/admin.key.",
     )
-    key_cache_seconds: float = Field(
-        default=1.0, ge=0, description="How long a verified key is trusted without re-reading it."
-    )
     service_key: SecretStr | None = Field(
         default=None,
         description="The key platform services use to call each other on a user's behalf "
         "(the same value in every Deployment, from a secret). When unset, the first start "
         "creates one and writes it to <data_dir>/service.key.",
+    )
+
+
+class LimitsSettings(BaseModel):
+    url: str = Field(
+        default="memory://",
+        description="Where rate-limit, concurrency and budget counters live: memory:// (one "
+        "replica) or redis://host:6379/0 (shared by every replica).",
+    )
+    on_backend_error: Literal["fail_closed", "fail_open", "local"] = Field(
+        default="fail_closed",
+        description="While Redis is unreachable: refuse requests (503), admit them unchecked, "
+        "or enforce limits per replica in memory.",
+    )
+    socket_timeout_seconds: float = Field(
+        default=0.25, gt=0, description="How long a counter operation may wait for Redis."
+    )
+
+
+class GovernanceSettings(BaseModel):
+    default_plan: str | None = Field(
+        default=None,
+        description="Name of the plan for keys and principals that have none of their own.",
+    )
+    change_poll_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=1.0,
+        description="How often each replica looks for revoked keys and changed plans.",
+    )
+    ledger_flush_seconds: float = Field(
+        default=0.5, gt=0, description="Longest time a usage record waits before it is written."
+    )
+    ledger_batch_size: int = Field(
+        default=500, ge=1, description="Usage records written per database round trip."
+    )
+    default_output_reservation: int = Field(
+        default=1024,
+        ge=1,
+        description="Output tokens reserved against limits and budgets when a request sets "
+        "no max_tokens (settled to the real count afterwards).",
     )
 
 
@@ -128,6 +167,9 @@ class Settings(BaseSettings):
     )
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    oidc: OIDCSettings = Field(default_factory=OIDCSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
 
     @classmethod
     def settings_customise_sources(

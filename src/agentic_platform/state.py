@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp
 
 from agentic_platform.auth.service import IdentityStore, KeyAuthenticator
+from agentic_platform.governance.metering import Metering
 from agentic_platform.llm_gateway.service import LLMGateway
 from agentic_platform.settings import Settings
 
@@ -25,4 +26,5 @@ class PlatformState:
     app: ASGIApp | None = None
     """The app itself, so services in this process call each other through an in-process
     transport (the same typed clients that cross the network in Kubernetes)."""
+    metering: Metering | None = None
     llm: LLMGateway | None = None

@@ -25,6 +25,8 @@ class Principal:
     name: str = ""
     key_id: str | None = None
     acting_via: str | None = None
+    key_models: tuple[str, ...] | None = None
+    """Model patterns the API key used is restricted to (None: no key restriction)."""
 
     @property
     def is_admin(self) -> bool:

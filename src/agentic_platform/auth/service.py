@@ -1,10 +1,9 @@
-"""Resolves API keys to principals, with a short in-memory cache so a known key costs no
-database round trip on the request path."""
+"""Resolves API keys to principals and creates identities."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -27,7 +26,6 @@ from agentic_platform.errors import AuthenticationError
 class _CachedKey:
     principal: Principal
     expires_at: datetime | None
-    fresh_until: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,36 +38,51 @@ class IssuedKey:
 
 
 class KeyAuthenticator:
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], cache_seconds: float = 1.0
-    ) -> None:
+    """Verified keys and principals stay cached until the change feed says they changed
+    (``invalidate``), so a known key costs no database round trip; unknown keys are
+    remembered as unknown for a second so a flood of bad keys cannot hammer the database."""
+
+    NEGATIVE_SECONDS = 1.0
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
-        self._cache_seconds = cache_seconds
-        self._cache: dict[str, _CachedKey] = {}
-        self._principals: dict[str, tuple[Principal | None, float]] = {}
+        self._keys: dict[str, _CachedKey] = {}
+        self._unknown: dict[str, float] = {}
+        self._principals: dict[str, Principal | None] = {}
 
     async def authenticate(self, secret: str) -> Principal:
         if not secret.startswith(KEY_PREFIX):
             raise AuthenticationError("Invalid API key: it is not a key issued by this platform.")
         digest = hash_key(secret)
-        cached = self._cache.get(digest)
-        if cached is None or cached.fresh_until < time.monotonic():
+        cached = self._keys.get(digest)
+        if cached is None:
+            if self._unknown.get(digest, 0.0) > time.monotonic():
+                raise AuthenticationError("Invalid API key.")
             cached = await self._load(digest)
-            self._cache[digest] = cached
         if cached.expires_at is not None and cached.expires_at <= utcnow():
             raise AuthenticationError("The API key has expired.", code="expired_api_key")
         return cached.principal
 
     async def principal_by_id(self, principal_id: str) -> Principal | None:
         """A principal by id (cached like keys), or None if unknown or disabled."""
-        cached = self._principals.get(principal_id)
-        if cached is not None and cached[1] >= time.monotonic():
-            return cached[0]
+        if principal_id in self._principals:
+            return self._principals[principal_id]
         async with self._sessions() as session:
             row = await session.get(PrincipalRow, principal_id)
-        principal = None if row is None or row.disabled else _to_principal(row, key_id=None)
-        self._principals[principal_id] = (principal, time.monotonic() + self._cache_seconds)
+        principal = None if row is None or row.disabled else to_principal(row, key_id=None)
+        self._principals[principal_id] = principal
         return principal
+
+    async def invalidate(self, key_ids: set[str], principal_ids: set[str]) -> None:
+        """Forget what changed (called by the change feed)."""
+        self._keys = {
+            digest: entry
+            for digest, entry in self._keys.items()
+            if entry.principal.key_id not in key_ids and entry.principal.id not in principal_ids
+        }
+        for principal_id in principal_ids:
+            self._principals.pop(principal_id, None)
+        self._unknown.clear()
 
     async def _load(self, digest: str) -> _CachedKey:
         async with self._sessions() as session:
@@ -81,15 +94,22 @@ class KeyAuthenticator:
                 )
             ).first()
         if row is None:
+            self._unknown[digest] = time.monotonic() + self.NEGATIVE_SECONDS
+            if len(self._unknown) > 10_000:
+                self._unknown.clear()
             raise AuthenticationError("Invalid API key.")
         key, owner = row
         if key.revoked_at is not None or owner.disabled:
             raise AuthenticationError("The API key has been revoked.", code="revoked_api_key")
-        principal = _to_principal(owner, key_id=key.id)
-        return _CachedKey(principal, key.expires_at, time.monotonic() + self._cache_seconds)
+        principal = to_principal(owner, key_id=key.id)
+        if key.allowed_models is not None:
+            principal = replace(principal, key_models=tuple(key.allowed_models))
+        cached = _CachedKey(principal, key.expires_at)
+        self._keys[digest] = cached
+        return cached
 
 
-def _to_principal(row: PrincipalRow, *, key_id: str | None) -> Principal:
+def to_principal(row: PrincipalRow, *, key_id: str | None) -> Principal:
     return Principal(
         id=row.id,
         kind=row.kind,  # type: ignore[arg-type]

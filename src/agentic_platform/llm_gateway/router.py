@@ -9,14 +9,16 @@ from pydantic import BaseModel, ValidationError
 from starlette.responses import Response, StreamingResponse
 
 from agentic_platform.auth.principal import Principal
-from agentic_platform.dependencies import current_principal, llm_gateway
-from agentic_platform.errors import InvalidRequestError
+from agentic_platform.dependencies import current_principal, llm_gateway, metering
+from agentic_platform.errors import InvalidRequestError, PlatformError
+from agentic_platform.governance.metering import Metering, estimate_call
 from agentic_platform.llm_gateway.schemas import (
     ChatCompletion,
     ChatCompletionRequest,
     EmbeddingRequest,
     EmbeddingResponse,
     ModelList,
+    Usage,
 )
 from agentic_platform.llm_gateway.service import LLMGateway
 from agentic_platform.web.disconnect import ClientDisconnected, cancel_on_disconnect
@@ -29,6 +31,7 @@ router = APIRouter(prefix="/llm/v1", tags=["llm"])
 
 Caller = Annotated[Principal, Depends(current_principal)]
 Gateway = Annotated[LLMGateway, Depends(llm_gateway)]
+Meter = Annotated[Metering, Depends(metering)]
 
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -54,8 +57,12 @@ async def _parse(request: Request, model: type[M]) -> M:
         raise from_pydantic(exc) from None
 
 
-def _json(model: BaseModel) -> Response:
-    return Response(model.__pydantic_serializer__.to_json(model), media_type="application/json")
+def _json(model: BaseModel, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        model.__pydantic_serializer__.to_json(model),
+        media_type="application/json",
+        headers=headers,
+    )
 
 
 @router.post(
@@ -64,20 +71,31 @@ def _json(model: BaseModel) -> Response:
     openapi_extra=_body_schema(ChatCompletionRequest),
     summary="Create a chat completion (OpenAI-compatible; stream with `stream: true`).",
 )
-async def chat_completions(request: Request, _caller: Caller, gateway: Gateway) -> Response:
+async def chat_completions(
+    request: Request, caller: Caller, gateway: Gateway, meter: Meter
+) -> Response:
     body = await _parse(request, ChatCompletionRequest)
+    entry = gateway.chat_entry(body)
+    output = body.output_limit or meter.default_output_reservation
+    estimate = estimate_call(entry, len(await request.body()), output)
+    call = await meter.begin(caller, "chat", entry.alias, estimate, streamed=body.stream)
     try:
         if body.stream:
-            chunks, _deployment = await cancel_on_disconnect(request.receive, gateway.stream(body))
+            chunks, deployment = await cancel_on_disconnect(request.receive, gateway.stream(body))
             return StreamingResponse(
-                chat_events(chunks, include_usage=body.include_usage),
+                chat_events(call.watch(chunks, deployment), include_usage=body.include_usage),
                 media_type="text/event-stream",
-                headers=_SSE_HEADERS,
+                headers={**_SSE_HEADERS, **call.headers},
             )
         outcome = await cancel_on_disconnect(request.receive, gateway.complete(body))
     except ClientDisconnected:
+        await call.fail(499, "client_disconnected")
         return Response(status_code=499)
-    return _json(outcome.completion)
+    except PlatformError as error:
+        await call.fail(error.status_code, error.code or error.error_type)
+        raise
+    await call.succeed(outcome.completion.usage, outcome.deployment)
+    return _json(outcome.completion, call.headers)
 
 
 @router.post(
@@ -86,13 +104,22 @@ async def chat_completions(request: Request, _caller: Caller, gateway: Gateway) 
     openapi_extra=_body_schema(EmbeddingRequest),
     summary="Embed a string or a list of strings (OpenAI-compatible).",
 )
-async def embeddings(request: Request, _caller: Caller, gateway: Gateway) -> Response:
+async def embeddings(request: Request, caller: Caller, gateway: Gateway, meter: Meter) -> Response:
     body = await _parse(request, EmbeddingRequest)
+    entry = gateway.catalog.get(body.model, "embedding")
+    estimate = estimate_call(entry, sum(len(text) for text in body.texts), 0)
+    call = await meter.begin(caller, "embeddings", entry.alias, estimate, streamed=False)
     try:
-        result = await cancel_on_disconnect(request.receive, gateway.embed(body))
+        outcome = await cancel_on_disconnect(request.receive, gateway.embed(body))
     except ClientDisconnected:
+        await call.fail(499, "client_disconnected")
         return Response(status_code=499)
-    return _json(result)
+    except PlatformError as error:
+        await call.fail(error.status_code, error.code or error.error_type)
+        raise
+    tokens = outcome.response.usage.prompt_tokens
+    await call.succeed(Usage.of(tokens, 0), outcome.deployment)
+    return _json(outcome.response, call.headers)
 
 
 @router.get("/models", response_model=ModelList, summary="List the models in the catalog.")

@@ -39,6 +39,12 @@ class ChatOutcome:
     deployment: Deployment
 
 
+@dataclass(frozen=True, slots=True)
+class EmbedOutcome:
+    response: EmbeddingResponse
+    deployment: Deployment
+
+
 def _required_capabilities(request: ChatCompletionRequest) -> set[str]:
     needed = {"chat"}
     if request.tools and request.tool_choice != "none":
@@ -124,13 +130,13 @@ class LLMGateway:
         )
         return _relabel(first, chunks, entry.alias, deployment.timeout_seconds), deployment
 
-    async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+    async def embed(self, request: EmbeddingRequest) -> EmbedOutcome:
         entry = self.catalog.get(request.model, "embedding")
 
         async def attempt(index: int, _deployment: Deployment) -> EmbeddingResult:
             return await self._embedders[(entry.alias, index)].embed(request.texts)
 
-        result, _ = await call_with_fallback(entry.deployments, attempt, self._backoff)
+        result, deployment = await call_with_fallback(entry.deployments, attempt, self._backoff)
         if request.dimensions is not None and result.vectors:
             natural = len(result.vectors[0])
             if request.dimensions != natural:
@@ -146,7 +152,9 @@ class LLMGateway:
         usage = EmbeddingUsage(
             prompt_tokens=result.prompt_tokens, total_tokens=result.prompt_tokens
         )
-        return EmbeddingResponse(data=data, model=entry.alias, usage=usage)
+        return EmbedOutcome(
+            EmbeddingResponse(data=data, model=entry.alias, usage=usage), deployment
+        )
 
 
 def _encode(vector: list[float], encoding: str) -> list[float] | str:

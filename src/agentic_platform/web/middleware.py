@@ -16,8 +16,9 @@ access_logger = logging.getLogger("agentic_platform.access")
 
 
 class RequestContextMiddleware:
-    """Gives every request an id (``X-Request-ID``, taken from the caller when sane), puts it
-    in the logs, refuses oversized bodies with a 413, and logs one line per request."""
+    """Gives every request a unique id (``X-Request-ID`` on the response, the key of its usage
+    record; a caller's own ``X-Request-ID`` is logged beside it), puts it in the logs, refuses
+    oversized bodies with a 413, and logs one line per request."""
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, log_requests: bool) -> None:
         self.app = app
@@ -28,7 +29,8 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = uuid.uuid4().hex
+        client_request_id = _incoming_request_id(scope)
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
@@ -56,6 +58,7 @@ class RequestContextMiddleware:
                         "path": scope["path"],
                         "status": status,
                         "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                        "client_request_id": client_request_id,
                     },
                 )
             request_id_var.reset(token)

@@ -1,0 +1,135 @@
+"""The usage ledger: one row per gateway request, written in batches off the request path.
+
+``record`` only appends to a buffer. A background task writes the buffer every
+``flush_seconds`` (sooner when a batch fills). A failed write keeps the rows and tries again,
+so a database restart loses nothing that was buffered; ``aclose`` writes what is left before
+the process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agentic_platform.auth.models import ApiKeyRow
+from agentic_platform.governance.models import UsageRow
+
+logger = logging.getLogger("agentic_platform.governance.ledger")
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEntry:
+    request_id: str
+    time: datetime
+    principal_id: str
+    key_id: str | None
+    team_id: str
+    acting_via: str | None
+    endpoint: str
+    model: str
+    deployment: str | None
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    cost_usd: float
+    latency_ms: float
+    status: int
+    error_type: str | None
+    streamed: bool
+
+
+class UsageLedger:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        flush_seconds: float = 0.5,
+        batch_size: int = 500,
+    ) -> None:
+        self._sessions = sessions
+        self._flush_seconds = flush_seconds
+        self._batch_size = batch_size
+        self._buffer: list[UsageEntry] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="usage-ledger")
+
+    def record(self, entry: UsageEntry) -> None:
+        self._buffer.append(entry)
+        if len(self._buffer) >= self._batch_size:
+            self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._buffer)
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._flush_seconds)
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception as error:  # kept in the buffer; written on a later tick
+                logger.warning(
+                    "usage ledger write failed; will retry",
+                    extra={"pending": len(self._buffer)},
+                    exc_info=error,
+                )
+
+    async def flush(self) -> None:
+        """Write everything buffered so far; raises (keeping the rows) if the write fails."""
+        async with self._lock:
+            while self._buffer:
+                batch = self._buffer[: self._batch_size]
+                await self._write(batch)
+                del self._buffer[: len(batch)]
+
+    async def _write(self, batch: list[UsageEntry]) -> None:
+        last_used: dict[str, datetime] = {}
+        for entry in batch:
+            if entry.key_id is not None:
+                last_used[entry.key_id] = max(entry.time, last_used.get(entry.key_id, entry.time))
+        async with self._sessions() as session, session.begin():
+            existing = await session.execute(
+                UsageRow.__table__.select()
+                .with_only_columns(UsageRow.request_id)
+                .where(UsageRow.request_id.in_([e.request_id for e in batch]))
+            )
+            written = {row[0] for row in existing}
+            rows = [asdict(e) for e in batch if e.request_id not in written]
+            if rows:
+                await session.execute(insert(UsageRow), rows)
+            for key_id, moment in last_used.items():
+                # Not a change of the key: updated_at stays, so caches are not invalidated.
+                await session.execute(
+                    update(ApiKeyRow).where(ApiKeyRow.id == key_id).values(last_used_at=moment)
+                )
+
+    async def aclose(self, attempts: int = 20, pause: float = 0.25) -> None:
+        """Stop the writer and write what is left, retrying for a few seconds."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        for attempt in range(attempts):
+            try:
+                await self.flush()
+                return
+            except Exception as error:
+                if attempt == attempts - 1:
+                    logger.error(
+                        "usage records could not be written at shutdown",
+                        extra={"lost": len(self._buffer)},
+                        exc_info=error,
+                    )
+                    return
+                await asyncio.sleep(pause)

@@ -1,0 +1,154 @@
+"""Usage plans as the request path sees them: immutable values held in memory.
+
+A plan attaches to an API key, a principal (user or service account) or a team. For a
+request, the most specific of key → principal → the configured default plan applies to the
+caller, and the team's plan applies on top (its counters are shared by the whole team).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agentic_platform.auth.models import ApiKeyRow, PrincipalRow, TeamRow
+from agentic_platform.auth.principal import Principal
+from agentic_platform.governance.models import PlanRow
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    requests_per_minute: int | None = None
+    input_tokens_per_minute: int | None = None
+    output_tokens_per_minute: int | None = None
+
+    def merged(self, override: RateLimits) -> RateLimits:
+        return RateLimits(
+            override.requests_per_minute
+            if override.requests_per_minute is not None
+            else self.requests_per_minute,
+            override.input_tokens_per_minute
+            if override.input_tokens_per_minute is not None
+            else self.input_tokens_per_minute,
+            override.output_tokens_per_minute
+            if override.output_tokens_per_minute is not None
+            else self.output_tokens_per_minute,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    id: str
+    name: str
+    allowed_models: tuple[str, ...] | None = None
+    limits: RateLimits = field(default_factory=RateLimits)
+    model_overrides: tuple[tuple[str, RateLimits], ...] = ()
+    max_concurrent_requests: int | None = None
+    budget_usd_per_day: float | None = None
+    budget_usd_per_month: float | None = None
+    active: bool = True
+
+    def allows(self, model: str) -> bool:
+        return self.allowed_models is None or any(
+            fnmatch.fnmatchcase(model, pattern) for pattern in self.allowed_models
+        )
+
+    def limits_for(self, model: str) -> tuple[RateLimits, bool]:
+        """The limits for ``model`` and whether a per-model override supplied them (its
+        counters are then the model's own)."""
+        for pattern, override in self.model_overrides:
+            if fnmatch.fnmatchcase(model, pattern):
+                return self.limits.merged(override), True
+        return self.limits, False
+
+
+def plan_from_row(row: PlanRow) -> Plan:
+    overrides: dict[str, Any] = row.model_overrides or {}
+    return Plan(
+        id=row.id,
+        name=row.name,
+        allowed_models=tuple(row.allowed_models) if row.allowed_models is not None else None,
+        limits=RateLimits(
+            row.requests_per_minute, row.input_tokens_per_minute, row.output_tokens_per_minute
+        ),
+        model_overrides=tuple(
+            (pattern, RateLimits(**values)) for pattern, values in overrides.items()
+        ),
+        max_concurrent_requests=row.max_concurrent_requests,
+        budget_usd_per_day=row.budget_usd_per_day,
+        budget_usd_per_month=row.budget_usd_per_month,
+        active=row.active,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedPlan:
+    """A plan in force for a request, and whose counters it charges (``key:…``,
+    ``principal:…`` or ``team:…``)."""
+
+    plan: Plan
+    subject: str
+
+
+class PlanDirectory:
+    """Every plan and every attachment, in memory; reloaded by the change feed."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], default_plan: str | None
+    ) -> None:
+        self._sessions = sessions
+        self._default_plan_name = default_plan
+        self._plans: dict[str, Plan] = {}
+        self._by_key: dict[str, str] = {}
+        self._by_principal: dict[str, str] = {}
+        self._by_team: dict[str, str] = {}
+        self._default: Plan | None = None
+
+    async def reload(self) -> None:
+        async with self._sessions() as session:
+            plans = (await session.execute(select(PlanRow))).scalars().all()
+            keys = await session.execute(
+                select(ApiKeyRow.id, ApiKeyRow.plan_id).where(ApiKeyRow.plan_id.is_not(None))
+            )
+            principals = await session.execute(
+                select(PrincipalRow.id, PrincipalRow.plan_id).where(
+                    PrincipalRow.plan_id.is_not(None)
+                )
+            )
+            teams = await session.execute(
+                select(TeamRow.id, TeamRow.plan_id).where(TeamRow.plan_id.is_not(None))
+            )
+            self._by_key = {row[0]: row[1] for row in keys if row[1]}
+            self._by_principal = {row[0]: row[1] for row in principals if row[1]}
+            self._by_team = {row[0]: row[1] for row in teams if row[1]}
+        self._plans = {row.id: plan_from_row(row) for row in plans}
+        self._default = next(
+            (p for p in self._plans.values() if p.name == self._default_plan_name), None
+        )
+
+    def plan(self, plan_id: str) -> Plan | None:
+        return self._plans.get(plan_id)
+
+    def applied_to(self, principal: Principal) -> list[AppliedPlan]:
+        """The caller's own plan (most specific wins) and the team's plan, if any."""
+        applied: list[AppliedPlan] = []
+        own: AppliedPlan | None = None
+        if principal.key_id is not None and principal.acting_via is None:
+            plan_id = self._by_key.get(principal.key_id)
+            if plan_id in self._plans:
+                own = AppliedPlan(self._plans[plan_id], f"key:{principal.key_id}")
+        if own is None:
+            plan_id = self._by_principal.get(principal.id)
+            if plan_id in self._plans:
+                own = AppliedPlan(self._plans[plan_id], f"principal:{principal.id}")
+        if own is None and self._default is not None:
+            own = AppliedPlan(self._default, f"principal:{principal.id}")
+        if own is not None:
+            applied.append(own)
+        team_plan_id = self._by_team.get(principal.team_id)
+        if team_plan_id in self._plans:
+            applied.append(AppliedPlan(self._plans[team_plan_id], f"team:{principal.team_id}"))
+        return applied
