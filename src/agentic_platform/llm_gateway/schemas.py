@@ -234,7 +234,7 @@ class Choice(BaseModel):
     index: int = 0
     message: ResponseMessage
     finish_reason: FinishReason = "stop"
-    logprobs: None = None
+    logprobs: dict[str, Any] | None = None
 
 
 def new_completion_id() -> str:
@@ -276,7 +276,7 @@ class ChunkChoice(BaseModel):
     index: int = 0
     delta: Delta
     finish_reason: FinishReason | None = None
-    logprobs: None = None
+    logprobs: dict[str, Any] | None = None
 
 
 class ChatCompletionChunk(BaseModel):

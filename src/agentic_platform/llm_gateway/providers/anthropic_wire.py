@@ -21,6 +21,7 @@ from agentic_platform.llm_gateway.schemas import (
     ChunkChoice,
     ChunkFunctionCall,
     ChunkToolCall,
+    ContentPart,
     Delta,
     FinishReason,
     FunctionCall,
@@ -128,15 +129,19 @@ def _blocks(message: UserMessage | AssistantMessage | ToolMessage) -> list[Block
         blocks = _text_blocks(message_text(message.content))
         blocks.extend(_tool_use(call) for call in message.tool_calls or [])
         return blocks
-    if isinstance(message.content, str):
-        return _text_blocks(message.content)
-    return [
-        _image(part.image_url.url)
-        if isinstance(part, ImagePart)
-        else {"type": "text", "text": part.text}
-        for part in message.content
-        if isinstance(part, ImagePart) or part.text
-    ]
+    return _user_blocks(message.content)
+
+
+def _user_blocks(content: str | list[ContentPart]) -> list[Block]:
+    if isinstance(content, str):
+        return _text_blocks(content)
+    blocks: list[Block] = []
+    for part in content:
+        if isinstance(part, ImagePart):
+            blocks.append(_image(part.image_url.url))
+        else:
+            blocks.extend(_text_blocks(part.text))
+    return blocks
 
 
 def _text_blocks(text: str) -> list[Block]:
