@@ -14,55 +14,13 @@ from pydantic import SecretStr
 
 from agentic_platform.app import create_app
 from agentic_platform.auth.keys import new_key_secret
-from agentic_platform.llm_gateway.catalog import Deployment, ModelEntry
-from agentic_platform.llm_gateway.schemas import ChatCompletionRequest, ToolMessage
 from agentic_platform.settings import AuthSettings, Settings
+from agentic_platform.testing.catalog import scripted_models
 from agentic_platform.testing.server import serve_in_thread
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "AGENTIC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-
-
-def weather_reply(request: ChatCompletionRequest) -> str | dict[str, object]:
-    """A tool-using model: asks for the weather, then answers from the tool's result."""
-    if isinstance(request.messages[-1], ToolMessage):
-        return "It is sunny in Oslo."
-    return {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]}
-
-
-def scripted_models() -> list[ModelEntry]:
-    """A catalog of the scripted ``test`` provider: deterministic, instant, offline."""
-    every = {"chat", "streaming", "tools", "json_schema", "vision"}
-    return [
-        ModelEntry(
-            alias="echo",
-            capabilities=every,  # type: ignore[arg-type]
-            deployments=[Deployment(provider="test", model="echo")],
-        ),
-        ModelEntry(
-            alias="weather-bot",
-            capabilities=every,  # type: ignore[arg-type]
-            deployments=[
-                Deployment(
-                    provider="test",
-                    model="tools",
-                    options={"function": "conftest:weather_reply"},
-                )
-            ],
-        ),
-        ModelEntry(
-            alias="text-only",
-            capabilities={"chat"},
-            deployments=[Deployment(provider="test", model="plain")],
-        ),
-        ModelEntry(
-            alias="test-embed",
-            kind="embedding",
-            capabilities={"embeddings"},
-            deployments=[Deployment(provider="test", model="embed", options={"dimensions": 8})],
-        ),
-    ]
 
 
 def _create_postgres_database() -> str:

@@ -10,12 +10,12 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentic_platform import __version__
 from agentic_platform.auth.bootstrap import ensure_admin_key, ensure_service_key
+from agentic_platform.auth.oidc import OIDCVerifier
 from agentic_platform.auth.service import IdentityStore, KeyAuthenticator
 from agentic_platform.db.engine import create_engine, session_factory
 from agentic_platform.db.migrate import upgrade
@@ -56,7 +56,6 @@ def create_app(settings: Settings, services: Sequence[ServiceName] | None = None
         title="Agentic Platform",
         version=__version__,
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
     )
     install_error_handlers(app)
     app.include_router(health_router)
@@ -85,8 +84,7 @@ async def _start_core(settings: Settings, stack: AsyncExitStack, app: FastAPI) -
     authenticator = KeyAuthenticator(sessions)
     service_key = await ensure_service_key(settings, identities)
     service_principal = await authenticator.authenticate(service_key)
-    metering = await _start_governance(settings, stack, sessions, authenticator)
-    return PlatformState(
+    state = PlatformState(
         settings=settings,
         engine=engine,
         sessions=sessions,
@@ -95,17 +93,21 @@ async def _start_core(settings: Settings, stack: AsyncExitStack, app: FastAPI) -
         service_key=service_key,
         platform_service_id=service_principal.id,
         app=app,
-        metering=metering,
     )
+    state.metering = await _start_governance(settings, stack, state)
+    if settings.oidc.enabled:
+        http = httpx.AsyncClient(timeout=settings.oidc.http_timeout_seconds)
+        stack.push_async_callback(http.aclose)
+        state.oidc = OIDCVerifier(settings.oidc, http)
+        await state.oidc.load_keys()
+    return state
 
 
 async def _start_governance(
-    settings: Settings,
-    stack: AsyncExitStack,
-    sessions: async_sessionmaker[AsyncSession],
-    authenticator: KeyAuthenticator,
+    settings: Settings, stack: AsyncExitStack, state: PlatformState
 ) -> Metering:
     """Plans, counters, the ledger, and the change feed that keeps caches current."""
+    sessions = state.sessions
     plans = PlanDirectory(sessions, settings.governance.default_plan)
     await plans.reload()
     store = counter_store_from_url(
@@ -123,7 +125,8 @@ async def _start_governance(
     stack.push_async_callback(ledger.aclose)
 
     async def on_change(key_ids: set[str], principal_ids: set[str]) -> None:
-        await authenticator.invalidate(key_ids, principal_ids)
+        await state.authenticator.invalidate(key_ids, principal_ids)
+        await state.external.invalidate(principal_ids)
         await plans.reload()
 
     feed = ChangeFeed(sessions, on_change, settings.governance.change_poll_seconds)

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from fastapi import Request
 
+from agentic_platform.auth.oidc import looks_like_jwt
 from agentic_platform.auth.principal import Principal
 from agentic_platform.errors import (
     AuthenticationError,
@@ -45,19 +46,24 @@ async def current_principal(request: Request) -> Principal:
             "No API key given: send 'Authorization: Bearer <api key>'.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    caller = await platform(request).authenticator.authenticate(secret)
+    state = platform(request)
+    if state.oidc is not None and looks_like_jwt(secret):
+        caller = await state.external.resolve(await state.oidc.verify(secret))
+    else:
+        caller = await state.authenticator.authenticate(secret)
     acting_for = request.headers.get(ACT_AS_HEADER)
     if acting_for is None:
         return caller
-    return await _act_as(platform(request), caller, acting_for)
+    return await _act_as(state, caller, acting_for)
 
 
 async def _act_as(state: PlatformState, caller: Principal, user_id: str) -> Principal:
     """A service principal calls for a user: the request is then the user's (limits, usage,
     memory), remembering which service made it."""
-    if not caller.is_service:
+    if not caller.is_service or caller.key_id is None:
         raise PermissionDeniedError(
-            f"Only service principals may send {ACT_AS_HEADER}.", code="act_as_not_allowed"
+            f"Only service principals signed in with a platform API key may send {ACT_AS_HEADER}.",
+            code="act_as_not_allowed",
         )
     user = await state.authenticator.principal_by_id(user_id)
     if user is None:

@@ -41,9 +41,10 @@ async def _start_llm_gateway(state: PlatformState, stack: AsyncExitStack) -> Non
 
 
 def _llm_routers() -> list[APIRouter]:
+    from agentic_platform.governance.router import router as admin_router
     from agentic_platform.llm_gateway.router import router
 
-    return [router]
+    return [router, admin_router]
 
 
 SERVICES: dict[str, ServiceSpec] = {

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp
 
+from agentic_platform.auth.external import ExternalPrincipals
+from agentic_platform.auth.oidc import OIDCVerifier
 from agentic_platform.auth.service import IdentityStore, KeyAuthenticator
 from agentic_platform.governance.metering import Metering
 from agentic_platform.llm_gateway.service import LLMGateway
@@ -27,4 +29,9 @@ class PlatformState:
     """The app itself, so services in this process call each other through an in-process
     transport (the same typed clients that cross the network in Kubernetes)."""
     metering: Metering | None = None
+    oidc: OIDCVerifier | None = None
+    external: ExternalPrincipals = field(init=False)
     llm: LLMGateway | None = None
+
+    def __post_init__(self) -> None:
+        self.external = ExternalPrincipals(self.sessions, self.identities)

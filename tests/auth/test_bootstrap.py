@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from agentic_platform.app import create_app
 from agentic_platform.settings import Settings
+from agentic_platform.testing.catalog import scripted_models
 from agentic_platform.testing.server import serve_in_thread
-from conftest import scripted_models
 
 
 def _settings(tmp_path: Path, database_url: str) -> Settings:

@@ -102,6 +102,7 @@ def _counters(applied: AppliedPlan, model: str, estimate: Estimate, now: float) 
 
 class UsageGovernor:
     def __init__(self, plans: PlanDirectory, store: CounterStore) -> None:
+        self.plans = plans
         self._plans = plans
         self._store = store
 
