@@ -25,11 +25,12 @@ Wire translation lives in :mod:`agentic_platform.llm_gateway.providers.bedrock_w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import json
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -196,11 +197,14 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
 # --- the client ------------------------------------------------------------------------
 
 
-def _concurrency(deployment: Deployment) -> int:
-    value = deployment.options.get("max_concurrency", DEFAULT_CONCURRENCY)
+def _positive_int(deployment: Deployment, key: str, default: int | None) -> int | None:
+    """An integer option, checked when the provider is built (at start-up)."""
+    value = deployment.options.get(key, default)
+    if value is None:
+        return None
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigurationError(
-            f"deployment {deployment.name}: options.max_concurrency must be a positive integer"
+            f"deployment {deployment.name}: options.{key} must be a positive integer"
         )
     return value
 
@@ -244,10 +248,10 @@ class _BedrockBase:
 
     def __init__(self, deployment: Deployment) -> None:
         self.deployment = deployment
-        workers = _concurrency(deployment)
-        self.client = build_client(deployment, workers)
+        self.concurrency = _positive_int(deployment, "max_concurrency", DEFAULT_CONCURRENCY) or 1
+        self.client = build_client(deployment, self.concurrency)
         self._executor = ThreadPoolExecutor(
-            max_workers=workers, thread_name_prefix=f"bedrock-{deployment.model}"[:40]
+            max_workers=self.concurrency, thread_name_prefix=f"bedrock-{deployment.model}"[:40]
         )
 
     async def _call(self, function: Callable[[], T]) -> T:
@@ -348,13 +352,15 @@ class BedrockChatProvider(_BedrockBase):
     async def stream(self, request: ChatCompletionRequest) -> AsyncIterator[ChatCompletionChunk]:
         call = wire.converse_request(request, self.deployment.model, self._extra)
         translator = wire.StreamTranslator(request.model, call.response_tool)
-        async for event in self._events(call.params):
-            for chunk in translator.translate(event):
-                yield chunk
+        # aclosing: when our consumer leaves early, the reader must hear it now, not at GC.
+        async with contextlib.aclosing(self._events(call.params)) as events:
+            async for event in events:
+                for chunk in translator.translate(event):
+                    yield chunk
         for chunk in translator.finish():
             yield chunk
 
-    async def _events(self, params: Mapping[str, Any]) -> AsyncIterator[Mapping[str, Any]]:
+    async def _events(self, params: Mapping[str, Any]) -> AsyncGenerator[Mapping[str, Any], None]:
         """ConverseStream events, read on a worker thread and passed through a queue; leaving
         this generator early (cancellation, ``aclose``) tells the reader to stop."""
         loop = asyncio.get_running_loop()
@@ -405,7 +411,6 @@ class BedrockEmbeddingProvider(_BedrockBase):
     for one request, so a large request cannot monopolise the worker threads' queue."""
 
     def __init__(self, deployment: Deployment) -> None:
-        super().__init__(deployment)
         model = deployment.model
         if "amazon.titan-embed" in model:
             self._family = "titan"
@@ -416,10 +421,9 @@ class BedrockEmbeddingProvider(_BedrockBase):
                 f"deployment {deployment.name}: Bedrock embeddings support Titan "
                 "(amazon.titan-embed-*) and Cohere (cohere.embed-*) models"
             )
-        self._limit = _concurrency(deployment)
         options = deployment.options
-        dimensions = options.get("dimensions")
-        self._dimensions = int(dimensions) if dimensions is not None else None
+        self._dimensions = _positive_int(deployment, "dimensions", None)
+        super().__init__(deployment)
         self._input_type = str(options.get("input_type", "search_document"))
         self._cohere_extra = {"truncate": options["truncate"]} if "truncate" in options else {}
 
@@ -441,7 +445,7 @@ class BedrockEmbeddingProvider(_BedrockBase):
 
     async def _bounded(self, calls: list[Callable[[], T]]) -> list[T]:
         """Runs the calls concurrently, in order of results, with a per-request bound."""
-        limit = asyncio.Semaphore(self._limit)
+        limit = asyncio.Semaphore(self.concurrency)
 
         async def one(call: Callable[[], T]) -> T:
             async with limit:
