@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from agentic_platform import cli_admin
 from agentic_platform.errors import ConfigurationError, PlatformError
 from agentic_platform.settings import ALL_SERVICES, Settings, load_settings, masked
 
@@ -186,6 +187,9 @@ def _run_client(work: object) -> None:
     except httpx.ConnectError:
         typer.echo("error: cannot reach the platform; is `agentic up` running?", err=True)
         raise typer.Exit(1) from None
+
+
+cli_admin.register(keys_app, app, _client_target)
 
 
 def main() -> None:

@@ -74,7 +74,7 @@ async def _act_as(state: PlatformState, caller: Principal, user_id: str) -> Prin
         raise PermissionDeniedError(
             f"{ACT_AS_HEADER} names a principal of another team.", code="act_as_not_allowed"
         )
-    return replace(user, key_id=caller.key_id, acting_via=caller.id)
+    return replace(user, key_id=caller.key_id, acting_via=caller.id, key_plan_id=None)
 
 
 def _is_platform(caller: Principal, state: PlatformState) -> bool:

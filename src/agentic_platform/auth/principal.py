@@ -27,6 +27,10 @@ class Principal:
     acting_via: str | None = None
     key_models: tuple[str, ...] | None = None
     """Model patterns the API key used is restricted to (None: no key restriction)."""
+    key_plan_id: str | None = None
+    """The usage plan attached to the API key used, if any."""
+    plan_id: str | None = None
+    """The usage plan attached to the principal, if any."""
 
     @property
     def is_admin(self) -> bool:

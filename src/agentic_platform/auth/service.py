@@ -101,9 +101,11 @@ class KeyAuthenticator:
         key, owner = row
         if key.revoked_at is not None or owner.disabled:
             raise AuthenticationError("The API key has been revoked.", code="revoked_api_key")
-        principal = to_principal(owner, key_id=key.id)
-        if key.allowed_models is not None:
-            principal = replace(principal, key_models=tuple(key.allowed_models))
+        principal = replace(
+            to_principal(owner, key_id=key.id),
+            key_plan_id=key.plan_id,
+            key_models=tuple(key.allowed_models) if key.allowed_models is not None else None,
+        )
         cached = _CachedKey(principal, key.expires_at)
         self._keys[digest] = cached
         return cached
@@ -117,6 +119,7 @@ def to_principal(row: PrincipalRow, *, key_id: str | None) -> Principal:
         roles=frozenset(row.roles),  # type: ignore[arg-type]
         name=row.name,
         key_id=key_id,
+        plan_id=row.plan_id,
     )
 
 

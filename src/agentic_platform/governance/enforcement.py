@@ -115,7 +115,7 @@ class UsageGovernor:
             raise ModelNotAllowedError(
                 f"This API key may not use the model '{model}'.", param="model"
             )
-        applied = self._plans.applied_to(principal)
+        applied = await self._plans.applied_to(principal)
         ticket = Ticket(estimate)
         if not applied:
             return ticket

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agentic_platform.auth.models import ApiKeyRow, PrincipalRow, TeamRow
+from agentic_platform.auth.models import TeamRow
 from agentic_platform.auth.principal import Principal
 from agentic_platform.governance.models import PlanRow
 
@@ -102,29 +102,19 @@ class PlanDirectory:
         self._sessions = sessions
         self._default_plan_name = default_plan
         self._plans: dict[str, Plan] = {}
-        self._by_key: dict[str, str] = {}
-        self._by_principal: dict[str, str] = {}
         self._by_team: dict[str, str] = {}
         self._default: Plan | None = None
+        self._missing: set[str] = set()
 
     async def reload(self) -> None:
         async with self._sessions() as session:
             plans = (await session.execute(select(PlanRow))).scalars().all()
-            keys = await session.execute(
-                select(ApiKeyRow.id, ApiKeyRow.plan_id).where(ApiKeyRow.plan_id.is_not(None))
-            )
-            principals = await session.execute(
-                select(PrincipalRow.id, PrincipalRow.plan_id).where(
-                    PrincipalRow.plan_id.is_not(None)
-                )
-            )
             teams = await session.execute(
                 select(TeamRow.id, TeamRow.plan_id).where(TeamRow.plan_id.is_not(None))
             )
-            self._by_key = {row[0]: row[1] for row in keys if row[1]}
-            self._by_principal = {row[0]: row[1] for row in principals if row[1]}
             self._by_team = {row[0]: row[1] for row in teams if row[1]}
         self._plans = {row.id: plan_from_row(row) for row in plans}
+        self._missing = set()
         self._default = next(
             (p for p in self._plans.values() if p.name == self._default_plan_name), None
         )
@@ -132,23 +122,36 @@ class PlanDirectory:
     def plan(self, plan_id: str) -> Plan | None:
         return self._plans.get(plan_id)
 
-    def applied_to(self, principal: Principal) -> list[AppliedPlan]:
-        """The caller's own plan (most specific wins) and the team's plan, if any."""
+    async def applied_to(self, principal: Principal) -> list[AppliedPlan]:
+        """The caller's own plan (most specific wins) and the team's plan, if any. The
+        caller's plan ids come with the principal (read with its key), so a plan attached a
+        moment ago applies from the first request."""
         applied: list[AppliedPlan] = []
         own: AppliedPlan | None = None
-        if principal.key_id is not None and principal.acting_via is None:
-            plan_id = self._by_key.get(principal.key_id)
-            if plan_id in self._plans:
-                own = AppliedPlan(self._plans[plan_id], f"key:{principal.key_id}")
-        if own is None:
-            plan_id = self._by_principal.get(principal.id)
-            if plan_id in self._plans:
-                own = AppliedPlan(self._plans[plan_id], f"principal:{principal.id}")
+        if principal.key_plan_id is not None:
+            plan = await self._find(principal.key_plan_id)
+            if plan is not None:
+                own = AppliedPlan(plan, f"key:{principal.key_id}")
+        if own is None and principal.plan_id is not None:
+            plan = await self._find(principal.plan_id)
+            if plan is not None:
+                own = AppliedPlan(plan, f"principal:{principal.id}")
         if own is None and self._default is not None:
             own = AppliedPlan(self._default, f"principal:{principal.id}")
         if own is not None:
             applied.append(own)
         team_plan_id = self._by_team.get(principal.team_id)
-        if team_plan_id in self._plans:
-            applied.append(AppliedPlan(self._plans[team_plan_id], f"team:{principal.team_id}"))
+        team_plan = await self._find(team_plan_id) if team_plan_id else None
+        if team_plan is not None:
+            applied.append(AppliedPlan(team_plan, f"team:{principal.team_id}"))
         return applied
+
+    async def _find(self, plan_id: str) -> Plan | None:
+        """A plan by id; an id not seen yet (a plan created a moment ago) reloads once."""
+        plan = self._plans.get(plan_id)
+        if plan is None and plan_id not in self._missing:
+            await self.reload()
+            plan = self._plans.get(plan_id)
+            if plan is None:
+                self._missing.add(plan_id)
+        return plan

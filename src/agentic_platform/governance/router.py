@@ -90,7 +90,7 @@ async def me(request: Request, caller: Caller, admin: Directory) -> schemas.Me:
     """Who the caller is, and the plans in force for them."""
     row = await admin.get(caller, PrincipalRow, caller.id)
     plans = platform(request).metering
-    applied = plans.governor.plans.applied_to(caller) if plans else []
+    applied = await plans.governor.plans.applied_to(caller) if plans else []
     return schemas.Me(
         principal=schemas.PrincipalOut.model_validate(row),
         key_id=caller.key_id,
