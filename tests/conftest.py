@@ -3,9 +3,7 @@ machine's PostgreSQL, and the platform served on a real loopback port."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,45 +14,8 @@ from agentic_platform.app import create_app
 from agentic_platform.auth.keys import new_key_secret
 from agentic_platform.settings import AuthSettings, Settings
 from agentic_platform.testing.catalog import scripted_models
+from agentic_platform.testing.postgres import POSTGRES_ADMIN_URL, create_database, drop_database
 from agentic_platform.testing.server import serve_in_thread
-
-POSTGRES_ADMIN_URL = os.environ.get(
-    "AGENTIC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-
-
-def _create_postgres_database() -> str:
-    import asyncpg
-
-    name = f"agentic_test_{uuid.uuid4().hex[:12]}"
-
-    async def create() -> None:
-        connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
-        try:
-            await connection.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await connection.close()
-
-    try:
-        asyncio.run(create())
-    except OSError as error:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {error}")
-    return name
-
-
-def _drop_postgres_database(name: str) -> None:
-    import asyncpg
-
-    async def drop() -> None:
-        connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await connection.close()
-
-    asyncio.run(drop())
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -63,12 +24,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'platform.db'}"
         return
-    name = _create_postgres_database()
+    try:
+        name = create_database()
+    except OSError as error:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {error}")
     base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     try:
         yield f"{base}/{name}"
     finally:
-        _drop_postgres_database(name)
+        drop_database(name)
 
 
 @pytest.fixture(scope="session")

@@ -65,9 +65,10 @@ async def test_concurrent_request_cap(limited: Platform) -> None:
     _, _, secret = await limited.user_with_key("parallel", plan_id=plan_id)
     first = await asyncio.gather(*(limited.chat(secret, model="slow") for _ in range(5)))
     assert sorted(r.status_code for r in first) == [200, 200, 429, 429, 429]
-    assert "2 concurrent requests" in next(
-        r for r in first if r.status_code == 429
-    ).json()["error"]["message"]
+    assert (
+        "2 concurrent requests"
+        in next(r for r in first if r.status_code == 429).json()["error"]["message"]
+    )
     # Slots are released when calls end.
     second = await asyncio.gather(*(limited.chat(secret, model="slow") for _ in range(2)))
     assert [r.status_code for r in second] == [200, 200]
