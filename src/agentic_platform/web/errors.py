@@ -36,7 +36,9 @@ def validation_error(errors: list[Any], *, prefix: tuple[str, ...] = ()) -> Inva
             "The request body is not valid JSON: " + str(first.get("ctx", {}).get("error", "")),
             code="invalid_json",
         )
-    location = [str(part) for part in first.get("loc", ()) if part not in prefix]
+    location = [str(part) for part in first.get("loc", ())]
+    if location and location[0] in prefix:
+        location = location[1:]
     param = ".".join(location) or None
     message = first.get("msg", "invalid value")
     where = f"'{param}'" if param else "the request body"
@@ -57,7 +59,8 @@ async def _platform_error(_request: Request, exc: Exception) -> Response:
 
 async def _request_validation(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    return error_response(validation_error(list(exc.errors()), prefix=("body",)))
+    where = ("body", "query", "path", "header")
+    return error_response(validation_error(list(exc.errors()), prefix=where))
 
 
 async def _http_exception(_request: Request, exc: Exception) -> Response:
