@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -98,3 +100,11 @@ def governed(settings: Settings, database_url: str) -> Settings:
     settings.governance.change_poll_seconds = 0.2
     settings.governance.ledger_flush_seconds = 0.1
     return settings
+
+
+async def clear_of_minute_boundary(margin: float = 10.0) -> None:
+    """Rate limits count per UTC minute (fixed windows): a test that needs one window waits
+    until the current minute has at least ``margin`` seconds left."""
+    left = 60 - time.time() % 60
+    if left < margin:
+        await asyncio.sleep(left + 0.05)

@@ -7,7 +7,7 @@ import uuid
 
 import asyncpg
 import pytest
-from governance_harness import Platform, running
+from governance_harness import Platform, clear_of_minute_boundary, running
 
 from agentic_platform.db.engine import create_engine, session_factory
 from agentic_platform.db.migrate import upgrade
@@ -51,6 +51,7 @@ async def test_every_request_is_recorded_across_a_clean_restart(
 
 
 async def test_refused_requests_are_recorded_too(platform: Platform) -> None:
+    await clear_of_minute_boundary()
     plan = await platform.admin("POST", "/plans", json={"name": "one", "requests_per_minute": 1})
     user_id, _, secret = await platform.user_with_key("refused", plan_id=plan["id"])
     assert [(await platform.chat(secret)).status_code for _ in range(3)] == [200, 429, 429]

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from governance_harness import Platform, governed, running
+from governance_harness import Platform, clear_of_minute_boundary, governed, running
 
 from agentic_platform.settings import Settings
 from agentic_platform.testing.redis_server import RedisServer
@@ -39,6 +39,7 @@ async def limited(limited_settings: Settings) -> AsyncIterator[Platform]:
 
 
 async def _plan(platform: Platform, **limits: object) -> str:
+    await clear_of_minute_boundary()
     plan = await platform.admin("POST", "/plans", json={"name": f"plan-{id(limits)}", **limits})
     return str(plan["id"])
 
@@ -162,6 +163,7 @@ async def test_inactive_plan_refuses_with_a_clear_message(limited: Platform) -> 
 async def test_default_plan_applies_to_principals_without_one(limited_settings: Settings) -> None:
     limited_settings.governance.default_plan = "starter"
     async with running(limited_settings) as platform:
+        await clear_of_minute_boundary()
         await platform.admin("POST", "/plans", json={"name": "starter", "requests_per_minute": 2})
         await asyncio.sleep(0.6)
         _, _, secret = await platform.user_with_key("newcomer")
