@@ -17,9 +17,10 @@ llama.cpp gets ``parallel`` slots of ``n_ctx`` tokens each.
 
 **Streaming.** The handler calls a callback per chunk on the worker thread; the callback hands
 each chunk to the event loop with ``call_soon_threadsafe`` and returns ``True`` once the
-consumer has gone away (client disconnect, cancellation), which makes llama.cpp stop at the
-next token. Non-streaming requests use the same path and fold the chunks, so they can be
-stopped the same way.
+consumer has gone away (client disconnect, cancellation), which makes llama.cpp cancel the
+task at the next token. Non-streaming requests use the same path and fold the chunks, so they
+can be stopped the same way. Limit: nothing calls back while the prompt is being read, so a
+long prompt is always read to its end (about 200 tokens/s on 2 cores) before a stop lands.
 
 **Tools.** SmolLM2's template has no tool support, and llama.cpp then silently drops
 ``tools`` from the prompt. This adapter therefore does it itself: it describes the tools in
@@ -43,16 +44,24 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import secrets
 import threading
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any, cast, get_args
+
+# llama.cpp's CPU build parallelises with OpenMP, whose threads spin between operations by
+# default. When other work shares the cores (the event loop, the embedder, other processes)
+# the spinning threads starve each other: measured on 2 busy cores, 2-5 tokens/s instead of
+# ~20. Sleeping waits avoid that. libgomp reads this once, when it loads, so it must be set
+# before xllamacpp is imported; an operator's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import xllamacpp
 
@@ -179,7 +188,7 @@ class _Mode(Enum):
 
 
 @dataclass(frozen=True)
-class _Plan:
+class OutputPlan:
     """How the model's text maps back to an OpenAI answer."""
 
     mode: _Mode = _Mode.TEXT
@@ -260,18 +269,18 @@ def _with_system_note(messages: list[dict[str, Any]], note: str) -> list[dict[st
     return [{"role": "system", "content": note}, *messages]
 
 
-def _plan(request: ChatCompletionRequest) -> _Plan:
+def _plan(request: ChatCompletionRequest) -> OutputPlan:
     choice = request.tool_choice
     json_text = request.response_format is not None and request.response_format.type != "text"
     if not request.tools or choice == "none":
-        return _Plan(json_text=json_text)
+        return OutputPlan(json_text=json_text)
     names = frozenset(tool.function.name for tool in request.tools)
     if isinstance(choice, NamedToolChoice):
-        return _Plan(_Mode.NAMED, names, choice.function.name)
-    return _Plan(_Mode.CALLS, names, json_text=json_text)
+        return OutputPlan(_Mode.NAMED, names, choice.function.name)
+    return OutputPlan(_Mode.CALLS, names, json_text=json_text)
 
 
-def _constraint(request: ChatCompletionRequest, plan: _Plan) -> dict[str, Any]:
+def _constraint(request: ChatCompletionRequest, plan: OutputPlan) -> dict[str, Any]:
     """The constrained-decoding fields: forced tool calls win over ``response_format``."""
     tools = request.tools or []
     if plan.mode is _Mode.NAMED:
@@ -291,7 +300,7 @@ def _response_format(response_format: ResponseFormat | None) -> dict[str, Any]:
     return {"response_format": response_format.model_dump(by_alias=True, exclude_none=True)}
 
 
-def build_payload(request: ChatCompletionRequest) -> tuple[dict[str, Any], _Plan]:
+def build_payload(request: ChatCompletionRequest) -> tuple[dict[str, Any], OutputPlan]:
     """The llama.cpp request for ``request``, and how to read its answer back."""
     plan = _plan(request)
     messages = [_render_message(message) for message in request.messages]
@@ -372,7 +381,7 @@ class _Answer:
     reported as finished (``stop`` / ``tool_calls``), not ``length``.
     """
 
-    plan: _Plan
+    plan: OutputPlan
     text: str = ""
     held: str = ""
     holding: bool = False
@@ -489,11 +498,11 @@ class _Accumulator:
         )
 
 
-class _Translator:
+class ChunkTranslator:
     """Maps llama.cpp's chunks to canonical ones: a role chunk, deltas, a finish chunk, and a
     last chunk with usage and no choices."""
 
-    def __init__(self, plan: _Plan, completion_id: str, model: str) -> None:
+    def __init__(self, plan: OutputPlan, completion_id: str, model: str) -> None:
         self._answer = _Answer(plan)
         self._id = completion_id
         self._model = model
@@ -559,7 +568,7 @@ class LocalChatModel:
                 accumulator.add(chunk)
         return accumulator.completion(completion_id, request.model)
 
-    def stream(self, request: ChatCompletionRequest) -> AsyncIterator[ChatCompletionChunk]:
+    def stream(self, request: ChatCompletionRequest) -> AsyncGenerator[ChatCompletionChunk, None]:
         return self._chunks(request, new_completion_id())
 
     async def aclose(self) -> None:
@@ -574,7 +583,7 @@ class LocalChatModel:
         self, request: ChatCompletionRequest, completion_id: str
     ) -> AsyncGenerator[ChatCompletionChunk, None]:
         payload, plan = build_payload(request)
-        translator = _Translator(plan, completion_id, request.model)
+        translator = ChunkTranslator(plan, completion_id, request.model)
         async with aclosing(self._generate(payload)) as raw_chunks:
             async for raw in raw_chunks:
                 for chunk in translator.translate(raw):
@@ -608,7 +617,10 @@ class LocalChatModel:
         if self._server is None:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._executor, self._load_blocking)
-        return self._server
+        server = self._server
+        if server is None:  # closed while loading
+            raise UpstreamUnavailableError("the local model has been shut down")
+        return server
 
     def _load_blocking(self) -> None:
         with self._lock:
