@@ -1,0 +1,62 @@
+"""The embedded defaults end to end: the platform with its default catalog, the official
+OpenAI SDK, and the real packaged model and embedder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from openai import AsyncOpenAI
+from pydantic import SecretStr
+
+from agentic_platform.app import create_app
+from agentic_platform.settings import AuthSettings, Settings
+from agentic_platform.testing.server import serve_in_thread
+
+pytestmark = pytest.mark.local_model
+
+
+@pytest.fixture(scope="module")
+def default_platform(tmp_path_factory: pytest.TempPathFactory, admin_key: str) -> Iterator[str]:
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("embedded") / "data",
+        auth=AuthSettings(bootstrap_admin_key=SecretStr(admin_key)),
+        log_requests=False,
+    )
+    assert [m.alias for m in settings.models] == ["smollm2-135m", "minilm-l6"]
+    with serve_in_thread(create_app(settings)) as url:
+        yield url
+
+
+async def test_streamed_answer_from_the_local_model(default_platform: str, admin_key: str) -> None:
+    client = AsyncOpenAI(base_url=f"{default_platform}/llm/v1", api_key=admin_key)
+    stream = await client.chat.completions.create(
+        model="smollm2-135m",
+        messages=[{"role": "user", "content": "What is the capital of France?"}],
+        max_tokens=16,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    text, usage = "", None
+    async for chunk in stream:
+        usage = chunk.usage or usage
+        for choice in chunk.choices:
+            text += choice.delta.content or ""
+    assert text.strip()
+    assert usage is not None
+    assert 0 < usage.completion_tokens <= 16
+    assert usage.prompt_tokens > 5
+
+
+async def test_local_embeddings(default_platform: str, admin_key: str) -> None:
+    client = AsyncOpenAI(base_url=f"{default_platform}/llm/v1", api_key=admin_key)
+    result = await client.embeddings.create(
+        model="minilm-l6", input=["a cat sat on the mat", "a kitten rested on the rug", "tax law"]
+    )
+    cat, kitten, tax = (item.embedding for item in result.data)
+
+    def cosine(a: list[float], b: list[float]) -> float:
+        return sum(x * y for x, y in zip(a, b, strict=True))
+
+    assert len(cat) == 384
+    assert cosine(cat, kitten) > cosine(cat, tax)
