@@ -10,7 +10,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 
 ## Install the platform with its embedded defaults and run every service on 127.0.0.1:8080.
 up: $(UV)
-	$(UV) sync --frozen --no-dev --extra local --extra postgres
+	$(UV) sync --frozen --no-dev --all-extras
 	$(UV) run --no-sync agentic up
 
 ## Install everything and run the whole test suite: ruff, mypy (strict) and pytest.

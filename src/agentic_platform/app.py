@@ -17,8 +17,9 @@ from agentic_platform import __version__
 from agentic_platform.auth.bootstrap import ensure_admin_key, ensure_service_key
 from agentic_platform.auth.oidc import OIDCVerifier
 from agentic_platform.auth.service import IdentityStore, KeyAuthenticator
-from agentic_platform.db.engine import create_engine, session_factory
+from agentic_platform.db.engine import create_engine, ping, session_factory
 from agentic_platform.db.migrate import upgrade
+from agentic_platform.errors import PlatformError
 from agentic_platform.governance.change_feed import ChangeFeed
 from agentic_platform.governance.enforcement import UsageGovernor
 from agentic_platform.governance.ledger import UsageLedger
@@ -44,10 +45,15 @@ def create_app(settings: Settings, services: Sequence[ServiceName] | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            state = await _start_core(settings, stack, app)
-            app.state.platform = state
-            for name in chosen:
-                await SERVICES[name].start(state, stack)
+            try:
+                state = await _start_core(settings, stack, app)
+                state.running_services = tuple(chosen)
+                app.state.platform = state
+                for name in chosen:
+                    await SERVICES[name].start(state, stack)
+            except PlatformError as error:
+                logger.error("cannot start: %s", error.message)
+                raise
             logger.info("started", extra={"services": chosen})
             yield
         logger.info("stopped")
@@ -94,6 +100,7 @@ async def _start_core(settings: Settings, stack: AsyncExitStack, app: FastAPI) -
         platform_service_id=service_principal.id,
         app=app,
     )
+    state.readiness["database"] = lambda: ping(engine)
     state.metering = await _start_governance(settings, stack, state)
     if settings.oidc.enabled:
         http = httpx.AsyncClient(timeout=settings.oidc.http_timeout_seconds)
@@ -116,6 +123,8 @@ async def _start_governance(
         socket_timeout=settings.limits.socket_timeout_seconds,
     )
     stack.push_async_callback(store.aclose)
+    if not settings.limits.url.startswith("memory://"):
+        state.readiness["limits"] = store.ping
     ledger = UsageLedger(
         sessions,
         flush_seconds=settings.governance.ledger_flush_seconds,

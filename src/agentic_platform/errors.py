@@ -1,7 +1,7 @@
 """One error hierarchy for the whole platform.
 
 Every failure a caller can see is a :class:`PlatformError`. The HTTP layer maps it to a
-status code and the OpenAI error envelope in one place (``agentic_platform.http``), so route
+status code and the OpenAI error envelope in one place (``agentic_platform.web.errors``), so route
 handlers never build error responses themselves and never leak exception text.
 """
 

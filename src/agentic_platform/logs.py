@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -14,17 +15,21 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_TRACEBACK = "Traceback (most recent call last)"
 
 
 class JsonFormatter(logging.Formatter):
-    """Never writes a traceback: an exception is logged by its type and message only."""
+    """Never writes a traceback: an exception is logged by its type and message only, and a
+    traceback a library put into its message is cut off."""
 
     def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage().split(_TRACEBACK, 1)[0].rstrip()
+        moment = datetime.fromtimestamp(record.created, UTC)
         entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "time": moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": message,
         }
         request_id = request_id_var.get()
         if request_id:
@@ -48,3 +53,5 @@ def configure_logging(level: str) -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    # One line per in-process call between services would drown the access log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

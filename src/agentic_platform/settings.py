@@ -13,20 +13,28 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 from agentic_platform.auth.oidc_settings import OIDCSettings
 from agentic_platform.errors import ConfigurationError
 from agentic_platform.llm_gateway.catalog import ModelEntry, default_models
 
-ServiceName = Literal["llm-gateway"]
-ALL_SERVICES: tuple[ServiceName, ...] = ("llm-gateway",)
+ServiceName = Literal["llm-gateway", "memory", "retrieval"]
+ALL_SERVICES: tuple[ServiceName, ...] = ("llm-gateway", "memory", "retrieval")
 
 
 class GatewaySettings(BaseModel):
@@ -96,6 +104,128 @@ class GovernanceSettings(BaseModel):
     )
 
 
+class MemorySettings(BaseModel):
+    """The memory gateway: sessions (conversation history) and long-term memories."""
+
+    extraction_model: str | None = Field(
+        default="smollm2-135m",
+        description="Model alias (from the catalog) that extracts long-term memories from new "
+        "turns, called through the LLM gateway as the session's owner; 'none' or null turns "
+        "extraction off (raw turns stay searchable).",
+    )
+    embedding_model: str = Field(
+        default="minilm-l6",
+        description="Embedding model alias for memories, turns and queries (the packaged "
+        "local embedder by default). Changing it needs a re-index of existing memories.",
+    )
+    search_backend: Literal["auto", "sqlite", "pgvector", "memory"] = Field(
+        default="auto",
+        description="Where the search index lives: auto = pgvector on PostgreSQL, the embedded "
+        "index in SQLite otherwise; memory = in-process only (tests, demos).",
+    )
+    pgvector_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL with the vector extension for the pgvector backend "
+        "(postgresql://user:password@host:5432/db); defaults to the platform database.",
+    )
+    retention_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="Sessions with no new message for this many days are deleted (history and "
+        "extraction status; long-term memories stay). Unset keeps sessions forever.",
+    )
+    max_message_bytes: int = Field(
+        default=32 * 1024,
+        ge=1,
+        description="Largest message content accepted (UTF-8 bytes); larger ones get a 413.",
+    )
+    extraction_batch_turns: int = Field(
+        default=20,
+        ge=1,
+        le=200,
+        description="Most new turns the extraction model reads in one call.",
+    )
+    extraction_context_turns: int = Field(
+        default=6,
+        ge=0,
+        le=100,
+        description="Earlier turns shown to the extraction model as context (not re-extracted).",
+    )
+    extraction_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="Tries per batch before the session's extraction status turns 'failed'.",
+    )
+    worker_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often the background worker looks for sessions with unindexed turns "
+        "written by other replicas (appends in this process wake it at once).",
+    )
+    index_batch_size: int = Field(
+        default=256,
+        ge=1,
+        description="Turns embedded and indexed per batch by the background worker.",
+    )
+    search_top_k: int = Field(
+        default=10, ge=1, le=100, description="Results a search returns when top_k is not given."
+    )
+    search_max_top_k: int = Field(
+        default=100, ge=1, le=1000, description="Largest top_k a search may ask for."
+    )
+    context_turns: int = Field(
+        default=1,
+        ge=0,
+        le=5,
+        description="Neighbouring turns (each side) indexed with a turn's text to help "
+        "search find it; the turn alone stays the result's source.",
+    )
+
+    @field_validator("extraction_model")
+    @classmethod
+    def _none_disables(cls, value: str | None) -> str | None:
+        return None if value is None or value.strip().lower() in ("", "none", "null") else value
+
+
+class RetrievalSettings(BaseModel):
+    """The retrieval gateway: knowledge bases, ingestion and search (docs/retrieval.md)."""
+
+    default_embedding_model: str = Field(
+        default="minilm-l6",
+        description="Embedding model alias (from the catalog) of a new knowledge base that "
+        "names none; the packaged local embedder by default.",
+    )
+    default_backend: Literal["auto", "sqlite", "pgvector", "memory"] = Field(
+        default="auto",
+        description="Search backend of a new knowledge base that names none: auto = sqlite "
+        "when the platform database is SQLite, pgvector otherwise; memory = in-process only.",
+    )
+    pgvector_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL (with the vector extension) for the pgvector backend: "
+        "postgresql://user:password@host:5432/db.",
+    )
+    bedrock_region: str | None = Field(
+        default=None, description="AWS region of Bedrock knowledge bases (default: the SDK's)."
+    )
+    embedding_batch_size: int = Field(
+        default=64, ge=1, le=2048, description="Texts per embeddings call while ingesting."
+    )
+    embedding_concurrency: int = Field(
+        default=2, ge=1, le=32, description="Embeddings calls in flight at once while ingesting."
+    )
+    max_document_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1, description="Largest document accepted (decoded bytes)."
+    )
+    max_documents_per_request: int = Field(
+        default=64, ge=1, description="Most documents one synchronous ingest request may carry."
+    )
+    max_documents_per_job: int = Field(
+        default=10_000, ge=1, description="Most documents one ingestion job may carry."
+    )
+    max_top_k: int = Field(default=1000, ge=1, description="Largest top_k a search may ask.")
+
+
 class _YamlFileSource(PydanticBaseSettingsSource):
     """Reads the YAML file named by ``AGENTIC_CONFIG_FILE``, if any."""
 
@@ -134,7 +264,9 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "production"] = Field(
         default="development",
-        description="production refuses embedded shortcuts (e.g. SQLite auto-created keys files).",
+        description="production refuses the laptop shortcuts: keys must come from secrets "
+        "(auth.service_key; an admin key from auth.bootstrap_admin_key or an existing admin), "
+        "never from files the platform writes itself.",
     )
     data_dir: Path = Field(
         default=Path("~/.agentic"),
@@ -150,7 +282,9 @@ class Settings(BaseSettings):
     auto_migrate: bool = Field(
         default=True, description="Apply database migrations when the server starts."
     )
-    log_level: Literal["debug", "info", "warning", "error"] = Field(default="info")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Lowest level written to the JSON log."
+    )
     log_requests: bool = Field(default=True, description="Log one JSON line per request.")
     services: list[ServiceName] = Field(
         default_factory=lambda: list(ALL_SERVICES), description="Services `agentic up` runs."
@@ -170,6 +304,8 @@ class Settings(BaseSettings):
     oidc: OIDCSettings = Field(default_factory=OIDCSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -190,6 +326,11 @@ class Settings(BaseSettings):
         ):
             raise ValueError(
                 "database_url must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+            )
+        if self.environment == "production" and self.auth.service_key is None:
+            raise ValueError(
+                "in production AGENTIC_AUTH__SERVICE_KEY must be set from a secret (the same "
+                "value for every replica; make one with `agentic keys generate`)"
             )
         return self
 
@@ -213,6 +354,11 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigurationError(describe_validation_error(exc)) from None
+    except SettingsError as exc:  # e.g. a list or mapping variable that is not JSON
+        raise ConfigurationError(
+            f"invalid settings: {exc}. Lists and mappings in AGENTIC_* variables are JSON, "
+            "e.g. AGENTIC_SERVICES='[\"llm-gateway\"]'."
+        ) from None
 
 
 def describe_validation_error(exc: ValidationError) -> str:

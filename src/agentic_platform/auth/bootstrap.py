@@ -30,6 +30,11 @@ async def ensure_admin_key(settings: Settings, identities: IdentityStore) -> str
         return None
     if await identities.has_admin():
         return None
+    if settings.environment == "production":
+        raise ConfigurationError(
+            "there is no admin yet: in production set AGENTIC_AUTH__BOOTSTRAP_ADMIN_KEY from a "
+            "secret (make one with `agentic keys generate`) for the first start"
+        )
     issued_secret = await _create_admin(identities, None)
     await asyncio.to_thread(write_private_file, settings.admin_key_file, issued_secret + "\n")
     return issued_secret

@@ -99,8 +99,12 @@ class KeyAuthenticator:
                 self._unknown.clear()
             raise AuthenticationError("Invalid API key.")
         key, owner = row
-        if key.revoked_at is not None or owner.disabled:
+        if key.revoked_at is not None:
             raise AuthenticationError("The API key has been revoked.", code="revoked_api_key")
+        if owner.disabled:
+            raise AuthenticationError(
+                "The account this API key belongs to is disabled.", code="account_disabled"
+            )
         principal = replace(
             to_principal(owner, key_id=key.id),
             key_plan_id=key.plan_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import httpx
@@ -37,10 +38,8 @@ class AdminClient:
         response = await self._http.request(method, path, **kwargs)
         if response.status_code >= 400:
             message = f"HTTP {response.status_code}"
-            try:
+            with contextlib.suppress(orjson.JSONDecodeError, KeyError, TypeError):
                 message = str(orjson.loads(response.content)["error"]["message"])
-            except (orjson.JSONDecodeError, KeyError, TypeError):
-                pass
             error = GatewayClientError(message)
             error.status_code = response.status_code
             raise error

@@ -8,6 +8,8 @@ URL in ``service_urls``. Same class, same headers, same code path.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import httpx
 
 from agentic_platform.auth.principal import Principal
@@ -16,6 +18,10 @@ from agentic_platform.dependencies import ACT_AS_HEADER
 from agentic_platform.errors import ConfigurationError
 from agentic_platform.state import PlatformState
 
+if TYPE_CHECKING:
+    from agentic_platform.memory.client import MemoryClient
+    from agentic_platform.retrieval.client import RetrievalClient
+
 IN_PROCESS_URL = "http://in-process"
 
 
@@ -23,7 +29,7 @@ def _target(state: PlatformState, service: str) -> tuple[str, httpx.AsyncBaseTra
     url = state.settings.service_urls.get(service)
     if url is not None:
         return url, None
-    if service in state.settings.services and state.app is not None:
+    if service in state.running_services and state.app is not None:
         return IN_PROCESS_URL, httpx.ASGITransport(app=state.app)
     raise ConfigurationError(
         f"the {service} service is not in this process: set AGENTIC_SERVICE_URLS "
@@ -35,6 +41,29 @@ def llm_client_for(state: PlatformState, user: Principal) -> LLMClient:
     """An LLM gateway client whose calls count as ``user``'s. Close it after use."""
     base_url, transport = _target(state, "llm-gateway")
     return LLMClient(
+        base_url,
+        state.service_key,
+        transport=transport,
+        headers={ACT_AS_HEADER: user.id},
+    )
+
+
+def retrieval_client_for(state: PlatformState, user: Principal) -> RetrievalClient:
+    """A retrieval gateway client whose calls count as ``user``'s. Close it after use."""
+    from agentic_platform.retrieval.client import RetrievalClient
+
+    base_url, transport = _target(state, "retrieval")
+    return RetrievalClient(
+        base_url, state.service_key, transport=transport, headers={ACT_AS_HEADER: user.id}
+    )
+
+
+def memory_client_for(state: PlatformState, user: Principal) -> MemoryClient:
+    """A memory gateway client that reads and writes ``user``'s memory. Close it after use."""
+    from agentic_platform.memory.client import MemoryClient
+
+    base_url, transport = _target(state, "memory")
+    return MemoryClient(
         base_url,
         state.service_key,
         transport=transport,

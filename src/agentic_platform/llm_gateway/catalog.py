@@ -137,7 +137,9 @@ class ModelCatalog:
             )
         if entry.kind != kind:
             raise ModelNotFoundError(
-                f"The model '{alias}' is a {entry.kind} model and cannot serve this endpoint.",
+                f"The model '{alias}' is an {entry.kind} model and cannot serve this endpoint."
+                if entry.kind == "embedding"
+                else f"The model '{alias}' is a {entry.kind} model and cannot serve this endpoint.",
                 param="model",
             )
         return entry

@@ -20,12 +20,12 @@ def scripted_models() -> list[ModelEntry]:
     return [
         ModelEntry(
             alias="echo",
-            capabilities=every,  # type: ignore[arg-type]
+            capabilities=every,
             deployments=[Deployment(provider="test", model="echo")],
         ),
         ModelEntry(
             alias="weather-bot",
-            capabilities=every,  # type: ignore[arg-type]
+            capabilities=every,
             deployments=[
                 Deployment(
                     provider="test",

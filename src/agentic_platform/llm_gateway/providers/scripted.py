@@ -2,8 +2,9 @@
 
 Behaviour is chosen by the deployment's ``options``:
 
-* ``mode: echo`` (default) answers with the text of the last user message;
-* ``replies: [..]`` answers with each reply in turn (a reply is text, or a mapping with
+* by default it echoes: it answers with the text of the last user message;
+* ``replies: [..]`` answers with each reply in turn, starting over after the last (a reply
+  is text, or a mapping with
   ``tool_calls: [{name, arguments}]`` to make the model call tools);
 * ``function: "module:callable"`` hands the request to a Python function that returns a
   reply (text, a mapping as above, or a :class:`ResponseMessage`);
