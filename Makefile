@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 
-.PHONY: up test lint typecheck pytest bench-gateway
+.PHONY: up test lint typecheck pytest bench-gateway bench-retrieval bench-memory
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -31,3 +31,11 @@ pytest:
 bench-gateway: $(UV)
 	$(UV) sync --frozen --all-extras
 	$(UV) run --no-sync python -m bench.gateway
+
+bench-retrieval: $(UV)
+	$(UV) sync --frozen --all-extras
+	$(UV) run --no-sync python -m bench.retrieval
+
+bench-memory: $(UV)
+	$(UV) sync --frozen --all-extras
+	$(UV) run --no-sync python -m bench.memory --quiet-wait 600

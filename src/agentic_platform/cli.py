@@ -12,6 +12,7 @@ import typer
 
 from agentic_platform import cli_admin
 from agentic_platform.errors import ConfigurationError, PlatformError
+from agentic_platform.retrieval.cli import kb_app
 from agentic_platform.settings import ALL_SERVICES, Settings, load_settings, masked
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+app.add_typer(kb_app, name="kb")
 
 Host = Annotated[str | None, typer.Option(help="Address to listen on [AGENTIC_HOST].")]
 Port = Annotated[int | None, typer.Option(help="Port to listen on [AGENTIC_PORT].")]

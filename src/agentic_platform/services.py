@@ -47,6 +47,35 @@ def _llm_routers() -> list[APIRouter]:
     return [router, admin_router]
 
 
+async def _start_retrieval(state: PlatformState, stack: AsyncExitStack) -> None:
+    from agentic_platform.retrieval.service import RetrievalService
+
+    service = RetrievalService(state, state.settings.retrieval)
+    await service.jobs.recover()
+    stack.push_async_callback(service.aclose)
+    state.retrieval = service
+
+
+def _retrieval_routers() -> list[APIRouter]:
+    from agentic_platform.retrieval.router import router
+
+    return [router]
+
+
+async def _start_memory(state: PlatformState, stack: AsyncExitStack) -> None:
+    from agentic_platform.memory.service import start_memory
+
+    await start_memory(state, stack)
+
+
+def _memory_routers() -> list[APIRouter]:
+    from agentic_platform.memory.router import router
+
+    return [router]
+
+
 SERVICES: dict[str, ServiceSpec] = {
     "llm-gateway": ServiceSpec("llm-gateway", _llm_routers, _start_llm_gateway),
+    "retrieval": ServiceSpec("retrieval", _retrieval_routers, _start_retrieval),
+    "memory": ServiceSpec("memory", _memory_routers, _start_memory),
 }

@@ -140,13 +140,13 @@ class MemorySettings(BaseModel):
         description="Largest message content accepted (UTF-8 bytes); larger ones get a 413.",
     )
     extraction_batch_turns: int = Field(
-        default=20,
+        default=10,
         ge=1,
         le=200,
         description="Most new turns the extraction model reads in one call.",
     )
     extraction_context_turns: int = Field(
-        default=6,
+        default=4,
         ge=0,
         le=100,
         description="Earlier turns shown to the extraction model as context (not re-extracted).",
@@ -154,13 +154,21 @@ class MemorySettings(BaseModel):
     extraction_max_attempts: int = Field(
         default=3,
         ge=1,
-        description="Tries per batch before the session's extraction status turns 'failed'.",
+        description="Tries per batch of turns; after the last failure the batch is skipped (its "
+        "turns stay searchable as messages) and the error stays in the extraction status.",
     )
     worker_poll_seconds: float = Field(
         default=1.0,
         gt=0,
         description="How often the background worker looks for sessions with unindexed turns "
         "written by other replicas (appends in this process wake it at once).",
+    )
+    index_delay_seconds: float = Field(
+        default=0.25,
+        ge=0,
+        le=10,
+        description="A session's new turns are indexed once it pauses this long (at most five "
+        "times this after the first new turn), so a fast conversation is embedded in batches.",
     )
     index_batch_size: int = Field(
         default=256,
@@ -174,7 +182,7 @@ class MemorySettings(BaseModel):
         default=100, ge=1, le=1000, description="Largest top_k a search may ask for."
     )
     context_turns: int = Field(
-        default=1,
+        default=2,
         ge=0,
         le=5,
         description="Neighbouring turns (each side) indexed with a turn's text to help "
@@ -222,6 +230,9 @@ class RetrievalSettings(BaseModel):
     )
     max_documents_per_job: int = Field(
         default=10_000, ge=1, description="Most documents one ingestion job may carry."
+    )
+    max_concurrent_jobs: int = Field(
+        default=2, ge=1, description="Ingestion jobs a process runs at once; others queue."
     )
     max_top_k: int = Field(default=1000, ge=1, description="Largest top_k a search may ask.")
 

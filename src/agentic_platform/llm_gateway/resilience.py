@@ -44,7 +44,7 @@ async def call_with_fallback(
     backoff: Backoff,
 ) -> tuple[T, Deployment]:
     """Run ``attempt(index, deployment)`` on each deployment in turn until one succeeds."""
-    last_error: UpstreamError = UpstreamError("The model has no deployments.")
+    last_error: UpstreamError | None = None  # built only on failure: this is the hot path
     for index, deployment in enumerate(deployments):
         for retry in range(deployment.max_retries + 1):
             try:
@@ -70,6 +70,6 @@ async def call_with_fallback(
             if delay is None:
                 break
             await asyncio.sleep(delay)
-        if not _falls_back(last_error):
+        if last_error is not None and not _falls_back(last_error):
             raise last_error
-    raise last_error
+    raise last_error or UpstreamError("The model has no deployments.")

@@ -1,17 +1,21 @@
-"""HTTP routes of the OpenAI-compatible API under ``/llm/v1``."""
+"""HTTP routes of the OpenAI-compatible API under ``/llm/v1``.
+
+The handlers take only the request and fetch the caller, the gateway and the metering
+themselves (no FastAPI dependencies), so the request middleware can call them directly once
+the router has routed to them (see :func:`agentic_platform.web.middleware.direct`): this is
+the gateway's hot path, and FastAPI's dependency machinery cost more than the key check."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response, StreamingResponse
 
-from agentic_platform.auth.principal import Principal
 from agentic_platform.dependencies import current_principal, llm_gateway, metering
 from agentic_platform.errors import InvalidRequestError, PlatformError
-from agentic_platform.governance.metering import Metering, estimate_call
+from agentic_platform.governance.metering import estimate_call
 from agentic_platform.llm_gateway.schemas import (
     ChatCompletion,
     ChatCompletionRequest,
@@ -20,18 +24,14 @@ from agentic_platform.llm_gateway.schemas import (
     ModelList,
     Usage,
 )
-from agentic_platform.llm_gateway.service import LLMGateway
 from agentic_platform.web.disconnect import ClientDisconnected, cancel_on_disconnect
 from agentic_platform.web.errors import from_pydantic
+from agentic_platform.web.middleware import direct
 from agentic_platform.web.sse import chat_events
 
 M = TypeVar("M", bound=BaseModel)
 
 router = APIRouter(prefix="/llm/v1", tags=["llm"])
-
-Caller = Annotated[Principal, Depends(current_principal)]
-Gateway = Annotated[LLMGateway, Depends(llm_gateway)]
-Meter = Annotated[Metering, Depends(metering)]
 
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -71,9 +71,11 @@ def _json(model: BaseModel, headers: dict[str, str] | None = None) -> Response:
     openapi_extra=_body_schema(ChatCompletionRequest),
     summary="Create a chat completion (OpenAI-compatible; stream with `stream: true`).",
 )
-async def chat_completions(
-    request: Request, caller: Caller, gateway: Gateway, meter: Meter
-) -> Response:
+@direct
+async def chat_completions(request: Request) -> Response:
+    caller = await current_principal(request)
+    gateway = await llm_gateway(request)
+    meter = await metering(request)
     body = await _parse(request, ChatCompletionRequest)
     entry = gateway.chat_entry(body)
     output = body.output_limit or meter.default_output_reservation
@@ -104,7 +106,11 @@ async def chat_completions(
     openapi_extra=_body_schema(EmbeddingRequest),
     summary="Embed a string or a list of strings (OpenAI-compatible).",
 )
-async def embeddings(request: Request, caller: Caller, gateway: Gateway, meter: Meter) -> Response:
+@direct
+async def embeddings(request: Request) -> Response:
+    caller = await current_principal(request)
+    gateway = await llm_gateway(request)
+    meter = await metering(request)
     body = await _parse(request, EmbeddingRequest)
     entry = gateway.catalog.get(body.model, "embedding")
     estimate = estimate_call(entry, sum(len(text) for text in body.texts), 0)
@@ -123,5 +129,7 @@ async def embeddings(request: Request, caller: Caller, gateway: Gateway, meter: 
 
 
 @router.get("/models", response_model=ModelList, summary="List the models in the catalog.")
-async def models(_caller: Caller, gateway: Gateway) -> Response:
-    return _json(gateway.models())
+@direct
+async def models(request: Request) -> Response:
+    await current_principal(request)
+    return _json((await llm_gateway(request)).models())

@@ -1,0 +1,1 @@
+"""Memory gateway benchmark on LoCoMo: evidence recall@10, search and append latency."""

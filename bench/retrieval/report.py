@@ -1,0 +1,148 @@
+"""The retrieval section of docs/benchmarks.md: figures, targets, and whether each was met.
+Only this section is replaced; the rest of the file is kept as it is."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SECTION = "## Retrieval (bench/retrieval)"
+HEADER = "# Benchmarks\n"
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+Row = tuple[str, str, str, str]
+
+
+def _quality_rows(m: dict[str, Any]) -> list[Row]:
+    hybrid, lat = m["hybrid"], m["latency"]
+    return [
+        (
+            "nDCG@10, SciFact test (hybrid)",
+            f"{hybrid['ndcg@10']:.3f}",
+            "≥ 0.72",
+            _verdict(hybrid["ndcg@10"] >= 0.72),
+        ),
+        (
+            "recall@100, SciFact test (hybrid)",
+            f"{hybrid['recall@100']:.3f}",
+            "≥ 0.95",
+            _verdict(hybrid["recall@100"] >= 0.95),
+        ),
+        (
+            "nDCG@10 semantic only / lexical only",
+            f"{m['semantic']['ndcg@10']:.3f} / {m['lexical']['ndcg@10']:.3f}",
+            "(reference)",
+            "",
+        ),
+        (
+            "query latency over HTTP, top-10, p50 / p95",
+            f"{lat['p50_ms']:.1f} / {lat['p95_ms']:.1f} ms",
+            "p95 ≤ 25 ms",
+            _verdict(lat["p95_ms"] <= 25),
+        ),
+    ]
+
+
+def _speed_rows(m: dict[str, Any]) -> list[Row]:
+    raw, ingest = m["raw"], m["ingest"]
+    raw_rate = raw["documents"] / raw["seconds"]
+    rate = ingest["documents"] / ingest["seconds"]
+    return [
+        (
+            "ingestion through the API (jobs)",
+            f"{rate:.1f} docs/s ({ingest['chunks']} chunks in {ingest['seconds']:.0f} s)",
+            "",
+            "",
+        ),
+        (
+            "raw packaged embedder on the same chunks",
+            f"{raw_rate:.1f} docs/s ({raw['chunks']} chunks in {raw['seconds']:.0f} s)",
+            "",
+            "",
+        ),
+        (
+            "ingestion / raw embedder",
+            f"{100 * rate / raw_rate:.0f}%",
+            "≥ 90%",
+            _verdict(rate >= 0.9 * raw_rate),
+        ),
+    ]
+
+
+def _others(phase: dict[str, Any]) -> str:
+    cores = phase.get("other_cores")
+    return "" if cores is None else f"; other processes used {cores:.1f} cores meanwhile"
+
+
+def _scale_rows(scale: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    for name in ("embedded", "pgvector"):
+        s, label = scale[name], f"{scale['records']:,} records, {name}"
+        rows += [
+            (
+                f"{label}: semantic top-10 p50 / p95",
+                f"{s['semantic_p50_ms']:.1f} / {s['semantic_p95_ms']:.1f} ms",
+                "p95 ≤ 50 ms",
+                _verdict(s["semantic_p95_ms"] <= 50),
+            ),
+            (
+                f"{label}: recall@10 vs exact",
+                f"{s['recall@10']:.3f}",
+                "≥ 0.95",
+                _verdict(s["recall@10"] >= 0.95),
+            ),
+            (
+                f"{label}: hybrid top-10 p95; load time",
+                f"{s['hybrid_p95_ms']:.1f} ms; {s['load_s']:.0f} s",
+                "",
+                "",
+            ),
+        ]
+    return rows
+
+
+def _rows(m: dict[str, Any]) -> list[Row]:
+    return _quality_rows(m) + _speed_rows(m) + (_scale_rows(m["scale"]) if "scale" in m else [])
+
+
+def section(measured: dict[str, Any], *, limit: int | None, reused: bool = False) -> str:
+    lines = [
+        SECTION,
+        "",
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `python -m bench.retrieval`"
+        + (f" --limit {limit}" if limit else "")
+        + (" --reuse (ingestion figures from the previous full run)" if reused else "")
+        + ": SciFact (5,183 abstracts; test split, 300 queries) through the HTTP API of "
+        "`agentic up` on the embedded defaults (SQLite, packaged MiniLM int8 embedder, "
+        "default chunking of 200 tokens with the title as context), hybrid search with the "
+        "fusion tuned on the train split (`python -m bench.retrieval.tune`). A document "
+        "ranks by its best chunk. Other processes used "
+        f"{measured['other_cores']:.2f} cores on average during the run (of 2).",
+        "",
+        "| figure | measured | target | |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in _rows(measured)]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(path: Path, text: str) -> None:
+    """Replace this benchmark's section in ``path`` (or append it), keeping the others."""
+    current = path.read_text() if path.exists() else HEADER
+    lines = current.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
+    if start is None:
+        updated = current.rstrip("\n") + "\n\n" + text
+    else:
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+        )
+        tail = "".join(lines[end:])
+        updated = "".join(lines[:start]) + text + ("\n" + tail if tail else "")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(updated)

@@ -1,0 +1,1 @@
+"""The memory gateway: sessions (conversation history) and long-term memories per user."""

@@ -1,0 +1,163 @@
+"""A typed client for the retrieval API, for agents, the CLI and other services.
+
+Same class in one process (``transport=httpx.ASGITransport(app)``, or
+:func:`agentic_platform.clients.internal.retrieval_client_for`) and across the network.
+Errors come back as :class:`~agentic_platform.clients.llm.GatewayClientError` carrying the
+server's status and message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from agentic_platform.clients.llm import GatewayClientError
+from agentic_platform.retrieval.schemas import (
+    Document,
+    DocumentIn,
+    DocumentList,
+    IngestJob,
+    IngestResponse,
+    KnowledgeBase,
+    KnowledgeBaseList,
+    RetrieveResponse,
+)
+
+M = TypeVar("M", bound=BaseModel)
+FINISHED = ("succeeded", "partial", "failed")
+
+
+def _documents(documents: Sequence[DocumentIn | dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        d.model_dump(exclude_none=True) if isinstance(d, DocumentIn) else dict(d) for d in documents
+    ]
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    message = f"HTTP {response.status_code}"
+    with contextlib.suppress(ValueError, KeyError, TypeError):
+        message = str(response.json()["error"]["message"])
+    failure = GatewayClientError(message)
+    failure.status_code = response.status_code
+    raise failure
+
+
+class RetrievalClient:
+    """The retrieval API for one API key (or a service key acting for a user)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 120.0,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/") + "/retrieval/v1",
+            headers={"Authorization": f"Bearer {api_key}", **(headers or {})},
+            transport=transport,
+            timeout=timeout,
+        )
+
+    async def __aenter__(self) -> RetrievalClient:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _call(
+        self, method: str, path: str, model: type[M], json: Any = None, **params: Any
+    ) -> M:
+        query = {k: v for k, v in params.items() if v is not None}
+        response = await self._http.request(method, path, json=json, params=query)
+        _raise_for(response)
+        return model.model_validate_json(response.content)
+
+    async def create_knowledge_base(self, name: str, **settings: Any) -> KnowledgeBase:
+        return await self._call(
+            "POST", "/knowledge-bases", KnowledgeBase, {"name": name, **settings}
+        )
+
+    async def list_knowledge_bases(self) -> list[KnowledgeBase]:
+        return (await self._call("GET", "/knowledge-bases", KnowledgeBaseList)).data
+
+    async def get_knowledge_base(self, kb: str) -> KnowledgeBase:
+        return await self._call("GET", f"/knowledge-bases/{kb}", KnowledgeBase)
+
+    async def delete_knowledge_base(self, kb: str) -> None:
+        _raise_for(await self._http.delete(f"/knowledge-bases/{kb}"))
+
+    async def add_documents(
+        self, kb: str, documents: Sequence[DocumentIn | dict[str, Any]]
+    ) -> IngestResponse:
+        """Ingest a small batch now (see ``start_ingest_job`` for large ones)."""
+        body = {"documents": _documents(documents)}
+        return await self._call("POST", f"/knowledge-bases/{kb}/documents", IngestResponse, body)
+
+    async def start_ingest_job(
+        self, kb: str, documents: Sequence[DocumentIn | dict[str, Any]]
+    ) -> IngestJob:
+        body = {"documents": _documents(documents)}
+        return await self._call("POST", f"/knowledge-bases/{kb}/jobs", IngestJob, body)
+
+    async def get_job(self, kb: str, job_id: str) -> IngestJob:
+        return await self._call("GET", f"/knowledge-bases/{kb}/jobs/{job_id}", IngestJob)
+
+    async def wait_for_job(
+        self, kb: str, job_id: str, *, poll_seconds: float = 0.5, give_up_after: float = 3600
+    ) -> IngestJob:
+        """Poll until the job finishes (or ``give_up_after`` seconds pass)."""
+        deadline = time.monotonic() + give_up_after
+        while True:
+            job = await self.get_job(kb, job_id)
+            if job.status in FINISHED or time.monotonic() > deadline:
+                return job
+            await asyncio.sleep(poll_seconds)
+
+    async def list_documents(
+        self, kb: str, *, limit: int = 100, after: str | None = None
+    ) -> DocumentList:
+        return await self._call(
+            "GET", f"/knowledge-bases/{kb}/documents", DocumentList, limit=limit, after=after
+        )
+
+    async def get_document(self, kb: str, document_id: str) -> Document:
+        return await self._call("GET", f"/knowledge-bases/{kb}/documents/{document_id}", Document)
+
+    async def delete_document(self, kb: str, document_id: str) -> None:
+        _raise_for(await self._http.delete(f"/knowledge-bases/{kb}/documents/{document_id}"))
+
+    async def retrieve(
+        self,
+        kb: str | Sequence[str],
+        query: str,
+        *,
+        top_k: int = 10,
+        search_type: str = "hybrid",
+        filter: dict[str, Any] | None = None,
+        min_score: float | None = None,
+    ) -> RetrieveResponse:
+        """Search one knowledge base, or several (a list) with results merged by score."""
+        body: dict[str, Any] = {"query": query, "top_k": top_k, "search_type": search_type}
+        if filter is not None:
+            body["filter"] = filter
+        if min_score is not None:
+            body["min_score"] = min_score
+        if isinstance(kb, str):
+            path = f"/knowledge-bases/{kb}/retrieve"
+        else:
+            path, body["knowledge_bases"] = "/retrieve", list(kb)
+        return await self._call("POST", path, RetrieveResponse, body)

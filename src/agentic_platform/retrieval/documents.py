@@ -1,0 +1,298 @@
+"""A knowledge base's documents: ingest (now, or in a job), list, read, delete.
+
+The document rows (one per document, with a content hash) live in the platform database;
+the chunks live in the knowledge base's search backend. Writes to one knowledge base take
+turns (one lock per knowledge base in this process), so two ingestions of the same document
+cannot interleave their chunks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, select
+
+from agentic_platform.auth.principal import Principal
+from agentic_platform.db.base import utcnow
+from agentic_platform.errors import InvalidRequestError, NotFoundError, PlatformError
+from agentic_platform.retrieval.backends import KnowledgeBaseBackends
+from agentic_platform.retrieval.chunking import ChunkingSettings
+from agentic_platform.retrieval.embedding import EmbedderClients, FloatArray
+from agentic_platform.retrieval.ingest import (
+    IngestPipeline,
+    Outcome,
+    PreparedDocument,
+    Report,
+    prepare_document,
+)
+from agentic_platform.retrieval.models import DocumentRow, KnowledgeBaseRow
+from agentic_platform.retrieval.schemas import Document, DocumentIn, DocumentList, DocumentResult
+from agentic_platform.settings import RetrievalSettings
+from agentic_platform.state import PlatformState
+
+
+def to_document(row: DocumentRow) -> Document:
+    return Document(
+        id=row.id,
+        title=row.title,
+        source=row.source,
+        content_type=row.content_type,
+        metadata=row.metadata_,
+        size_bytes=row.size_bytes,
+        chunk_count=row.chunk_count,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+class Documents:
+    """Ingests, lists and deletes the documents of knowledge bases."""
+
+    def __init__(
+        self,
+        state: PlatformState,
+        settings: RetrievalSettings,
+        backends: KnowledgeBaseBackends,
+        embedders: EmbedderClients,
+        changed: Callable[[], None],
+    ) -> None:
+        self._sessions = state.sessions
+        self._changed = changed
+        self._settings = settings
+        self._backends = backends
+        self._embedders = embedders
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _writable(self, kb: KnowledgeBaseRow) -> None:
+        if kb.backend == "bedrock":
+            raise InvalidRequestError(
+                "This knowledge base is an Amazon Bedrock knowledge base: it is read-only here "
+                "(add documents through Bedrock's data sources).",
+                code="read_only_backend",
+            )
+
+    async def prepare_all(
+        self, kb: KnowledgeBaseRow, documents: Sequence[DocumentIn]
+    ) -> list[PreparedDocument]:
+        """Parse and chunk every document, refusing the request at the first bad one."""
+        self._writable(kb)
+        chunking = ChunkingSettings.model_validate(kb.chunking)
+        prepared = []
+        for index, document in enumerate(documents):
+            try:
+                prepared.append(
+                    await asyncio.to_thread(
+                        prepare_document,
+                        index,
+                        document,
+                        chunking,
+                        self._settings.max_document_bytes,
+                    )
+                )
+            except PlatformError as error:
+                error.message = f"documents[{index}]: {error.message}"
+                error.param = f"documents[{index}].{error.param or 'content'}"
+                raise
+        return prepared
+
+    async def ingest(
+        self, principal: Principal, kb: KnowledgeBaseRow, prepared: Sequence[PreparedDocument]
+    ) -> list[DocumentResult]:
+        """Ingest already prepared documents now; the first failure fails the request."""
+        outcomes: dict[int, Outcome] = {}
+
+        async def report(index: int, outcome: Outcome) -> None:
+            outcomes[index] = outcome
+
+        async def items() -> AsyncIterator[PreparedDocument | tuple[int, PlatformError]]:
+            for document in prepared:
+                yield document
+
+        await self.run(principal, kb, items(), report)
+        for document in prepared:
+            outcome = outcomes[document.index]
+            if isinstance(outcome, PlatformError):
+                raise outcome
+        return [outcomes[document.index] for document in prepared]  # type: ignore[misc]
+
+    async def prepared_lazily(
+        self, kb: KnowledgeBaseRow, documents: Sequence[DocumentIn]
+    ) -> AsyncIterator[PreparedDocument | tuple[int, PlatformError]]:
+        """Each document parsed and chunked as the pipeline needs it; failures as items."""
+        chunking = ChunkingSettings.model_validate(kb.chunking)
+        for index, document in enumerate(documents):
+            try:
+                yield await asyncio.to_thread(
+                    prepare_document, index, document, chunking, self._settings.max_document_bytes
+                )
+            except PlatformError as error:
+                yield index, error
+
+    async def run(
+        self,
+        principal: Principal,
+        kb: KnowledgeBaseRow,
+        documents: AsyncIterator[PreparedDocument | tuple[int, PlatformError]],
+        report: Report,
+    ) -> None:
+        self._writable(kb)
+        embedder = self._embedders.for_principal(principal, kb.embedding_model, ingesting=True)
+
+        async def write(ready: list[tuple[PreparedDocument, FloatArray]]) -> list[Outcome]:
+            return await self._write(kb, ready)
+
+        async def unchanged(document: PreparedDocument) -> bool:
+            return await self._unchanged(kb.id, document)
+
+        pipeline = IngestPipeline(embedder, write, unchanged, self._settings.embedding_concurrency)
+        await pipeline.run(documents, report)
+
+    async def _unchanged(self, kb_id: str, document: PreparedDocument) -> bool:
+        async with self._sessions() as session:
+            row = await session.get(DocumentRow, (kb_id, document.id))
+        return row is not None and _fingerprint(row) == document.fingerprint()
+
+    async def _write(
+        self, kb: KnowledgeBaseRow, ready: list[tuple[PreparedDocument, FloatArray]]
+    ) -> list[Outcome]:
+        """Index the documents' chunks, drop positions they no longer have, save their rows
+        and the knowledge base's counters."""
+        if kb.dimensions is not None:
+            for _, vectors in ready:
+                if vectors.shape[1] != kb.dimensions:
+                    raise InvalidRequestError(
+                        f"The embedder returned {vectors.shape[1]}-dimensional vectors; the "
+                        f"knowledge base holds {kb.dimensions}.",
+                        code="dimension_mismatch",
+                    )
+        backend = self._backends.get(kb.backend)
+        collection = kb.collection
+        lock = self._locks.setdefault(kb.id, asyncio.Lock())
+        async with lock:
+            ids = [document.id for document, _ in ready]
+            async with self._sessions() as session:
+                existing = {
+                    row.id: row
+                    for row in (
+                        await session.execute(
+                            select(DocumentRow).where(
+                                DocumentRow.kb_id == kb.id, DocumentRow.id.in_(ids)
+                            )
+                        )
+                    ).scalars()
+                }
+            records = [r for document, vectors in ready for r in document.records(vectors)]
+            await backend.upsert(collection, records)
+            stale = [
+                f"{document.id}:{position}"
+                for document, _ in ready
+                if document.id in existing
+                for position in range(len(document.chunks), existing[document.id].chunk_count)
+            ]
+            if stale:
+                await backend.delete(collection, ids=stale)
+            await self._save_rows(kb, [document for document, _ in ready], existing)
+        return [
+            DocumentResult(
+                id=document.id,
+                status="replaced" if document.id in existing else "created",
+                chunk_count=len(document.chunks),
+            )
+            for document, _ in ready
+        ]
+
+    async def _save_rows(
+        self,
+        kb: KnowledgeBaseRow,
+        documents: list[PreparedDocument],
+        existing: dict[str, DocumentRow],
+    ) -> None:
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            for document in documents:
+                row = existing.get(document.id)
+                if row is None:
+                    row = DocumentRow(kb_id=kb.id, id=document.id, created_at=now)
+                else:
+                    row = await session.merge(row)
+                row.title = document.title
+                row.source = document.source
+                row.content_type = document.content_type
+                row.metadata_ = document.metadata
+                row.content_sha256 = document.sha256
+                row.size_bytes = document.size_bytes
+                row.chunk_count = len(document.chunks)
+                row.updated_at = now
+                session.add(row)
+            await session.flush()
+            await self._recount(session, kb, {key for d in documents for key in d.metadata})
+        self._changed()
+
+    async def _recount(self, session: Any, kb: KnowledgeBaseRow, new_fields: set[str]) -> None:
+        counts = (
+            await session.execute(
+                select(func.count(), func.coalesce(func.sum(DocumentRow.chunk_count), 0)).where(
+                    DocumentRow.kb_id == kb.id
+                )
+            )
+        ).one()
+        row = await session.get(KnowledgeBaseRow, kb.id)
+        if row is None:
+            return
+        row.document_count, row.chunk_count = int(counts[0]), int(counts[1])
+        if not new_fields <= set(row.metadata_fields):
+            row.metadata_fields = sorted({*row.metadata_fields, *new_fields})
+        row.updated_at = utcnow()
+        kb.metadata_fields = row.metadata_fields
+
+    async def list(
+        self, kb: KnowledgeBaseRow, *, limit: int = 100, after: str | None = None
+    ) -> DocumentList:
+        query = select(DocumentRow).where(DocumentRow.kb_id == kb.id).order_by(DocumentRow.id)
+        if after is not None:
+            query = query.where(DocumentRow.id > after)
+        async with self._sessions() as session:
+            rows = (await session.execute(query.limit(limit + 1))).scalars().all()
+        page = [to_document(row) for row in rows[:limit]]
+        more = len(rows) > limit
+        return DocumentList(data=page, has_more=more, next_after=page[-1].id if more else None)
+
+    async def get(self, kb: KnowledgeBaseRow, document_id: str) -> Document:
+        async with self._sessions() as session:
+            row = await session.get(DocumentRow, (kb.id, document_id))
+        if row is None:
+            raise NotFoundError(
+                f"No document '{document_id}' in this knowledge base.", param="document_id"
+            )
+        return to_document(row)
+
+    async def delete(self, kb: KnowledgeBaseRow, document_id: str) -> None:
+        self._writable(kb)
+        await self.get(kb, document_id)
+        async with self._locks.setdefault(kb.id, asyncio.Lock()):
+            from agentic_platform.search.filters import Condition
+
+            await self._backends.get(kb.backend).delete(
+                kb.collection,
+                where=Condition(field="document_id", op="eq", value=document_id),
+            )
+            async with self._sessions.begin() as session:
+                await session.execute(
+                    delete(DocumentRow).where(
+                        DocumentRow.kb_id == kb.id, DocumentRow.id == document_id
+                    )
+                )
+                await self._recount(session, kb, set())
+            self._changed()
+
+
+def _fingerprint(row: DocumentRow) -> dict[str, Any]:
+    return {
+        "sha256": row.content_sha256,
+        "title": row.title,
+        "source": row.source,
+        "content_type": row.content_type,
+        "metadata": row.metadata_,
+    }

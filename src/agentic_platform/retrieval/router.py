@@ -1,0 +1,203 @@
+"""HTTP routes of the retrieval gateway under ``/retrieval/v1``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ValidationError
+from starlette.responses import Response
+
+from agentic_platform.auth.principal import Principal
+from agentic_platform.dependencies import current_principal, platform
+from agentic_platform.errors import InvalidRequestError, ServiceUnavailableError
+from agentic_platform.retrieval.schemas import (
+    Document,
+    DocumentList,
+    IngestJob,
+    IngestRequest,
+    IngestResponse,
+    KnowledgeBase,
+    KnowledgeBaseCreate,
+    KnowledgeBaseList,
+    MultiRetrieveRequest,
+    RetrieveRequest,
+    RetrieveResponse,
+)
+from agentic_platform.retrieval.service import RetrievalService
+from agentic_platform.web.errors import from_pydantic
+
+M = TypeVar("M", bound=BaseModel)
+
+router = APIRouter(prefix="/retrieval/v1", tags=["retrieval"])
+
+
+def retrieval_service(request: Request) -> RetrievalService:
+    service = platform(request).retrieval
+    if service is None:
+        raise ServiceUnavailableError("The retrieval gateway is not running in this process.")
+    return service
+
+
+Caller = Annotated[Principal, Depends(current_principal)]
+Service = Annotated[RetrievalService, Depends(retrieval_service)]
+
+
+def _body(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema(by_alias=True)
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+async def _parse(request: Request, model: type[M]) -> M:
+    """The raw body validated in one pass, so a bad field or bad JSON is a 400 naming it."""
+    body = await request.body()
+    if not body:
+        raise InvalidRequestError("The request body is empty: send a JSON object.")
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        raise from_pydantic(exc) from None
+
+
+def _json(model: BaseModel, status_code: int = 200) -> Response:
+    return Response(
+        model.__pydantic_serializer__.to_json(model),
+        status_code=status_code,
+        media_type="application/json",
+    )
+
+
+def _deleted(kind: str, identifier: str) -> Response:
+    body = f'{{"id":"{identifier}","object":"{kind}.deleted","deleted":true}}'
+    return Response(body, media_type="application/json")
+
+
+@router.post(
+    "/knowledge-bases",
+    status_code=201,
+    response_model=KnowledgeBase,
+    openapi_extra=_body(KnowledgeBaseCreate),
+    summary="Create a knowledge base owned by the caller's team.",
+)
+async def create_knowledge_base(request: Request, caller: Caller, service: Service) -> Response:
+    body = await _parse(request, KnowledgeBaseCreate)
+    return _json(await service.knowledge_bases.create(caller, body), 201)
+
+
+@router.get("/knowledge-bases", response_model=KnowledgeBaseList, summary="List knowledge bases.")
+async def list_knowledge_bases(caller: Caller, service: Service) -> Response:
+    return _json(KnowledgeBaseList(data=await service.knowledge_bases.list(caller)))
+
+
+@router.get("/knowledge-bases/{kb}", response_model=KnowledgeBase, summary="A knowledge base.")
+async def get_knowledge_base(kb: str, caller: Caller, service: Service) -> Response:
+    from agentic_platform.retrieval.service import to_knowledge_base
+
+    return _json(to_knowledge_base(await service.knowledge_bases.find(caller, kb)))
+
+
+@router.delete("/knowledge-bases/{kb}", summary="Delete a knowledge base and its documents.")
+async def delete_knowledge_base(kb: str, caller: Caller, service: Service) -> Response:
+    row = await service.knowledge_bases.find(caller, kb)
+    await service.jobs.cancel(row.id)
+    await service.knowledge_bases.delete(row)
+    return _deleted("knowledge_base", row.id)
+
+
+@router.post(
+    "/knowledge-bases/{kb}/documents",
+    response_model=IngestResponse,
+    openapi_extra=_body(IngestRequest),
+    summary="Ingest documents now (small batches; use jobs for large ones).",
+)
+async def ingest_documents(kb: str, request: Request, caller: Caller, service: Service) -> Response:
+    body = await _parse(request, IngestRequest)
+    limit = service.settings.max_documents_per_request
+    if len(body.documents) > limit:
+        raise InvalidRequestError(
+            f"At most {limit} documents per request; send larger batches as a job "
+            f"(POST .../knowledge-bases/{kb}/jobs).",
+            param="documents",
+        )
+    row = await service.knowledge_bases.find(caller, kb)
+    prepared = await service.documents.prepare_all(row, body.documents)
+    results = await service.documents.ingest(caller, row, prepared)
+    return _json(IngestResponse(data=results))
+
+
+@router.get(
+    "/knowledge-bases/{kb}/documents", response_model=DocumentList, summary="List documents."
+)
+async def list_documents(
+    kb: str,
+    caller: Caller,
+    service: Service,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: str | None = None,
+) -> Response:
+    row = await service.knowledge_bases.find(caller, kb)
+    return _json(await service.documents.list(row, limit=limit, after=after))
+
+
+@router.get(
+    "/knowledge-bases/{kb}/documents/{document_id:path}",
+    response_model=Document,
+    summary="A document.",
+)
+async def get_document(kb: str, document_id: str, caller: Caller, service: Service) -> Response:
+    row = await service.knowledge_bases.find(caller, kb)
+    return _json(await service.documents.get(row, document_id))
+
+
+@router.delete("/knowledge-bases/{kb}/documents/{document_id:path}", summary="Delete a document.")
+async def delete_document(kb: str, document_id: str, caller: Caller, service: Service) -> Response:
+    row = await service.knowledge_bases.find(caller, kb)
+    await service.documents.delete(row, document_id)
+    return _deleted("document", document_id)
+
+
+@router.post(
+    "/knowledge-bases/{kb}/jobs",
+    status_code=202,
+    response_model=IngestJob,
+    openapi_extra=_body(IngestRequest),
+    summary="Ingest a large batch in the background; poll the job for its status.",
+)
+async def start_job(kb: str, request: Request, caller: Caller, service: Service) -> Response:
+    body = await _parse(request, IngestRequest)
+    row = await service.knowledge_bases.find(caller, kb)
+    return _json(await service.jobs.start(caller, row, body.documents), 202)
+
+
+@router.get(
+    "/knowledge-bases/{kb}/jobs/{job_id}", response_model=IngestJob, summary="An ingest job."
+)
+async def get_job(kb: str, job_id: str, caller: Caller, service: Service) -> Response:
+    row = await service.knowledge_bases.find(caller, kb)
+    return _json(await service.jobs.get(row, job_id))
+
+
+@router.post(
+    "/knowledge-bases/{kb}/retrieve",
+    response_model=RetrieveResponse,
+    openapi_extra=_body(RetrieveRequest),
+    summary="Search a knowledge base (hybrid by default).",
+)
+async def retrieve(kb: str, request: Request, caller: Caller, service: Service) -> Response:
+    body = await _parse(request, RetrieveRequest)
+    row = await service.knowledge_bases.find(caller, kb)
+    chunks = await service.searcher.search(caller, [row], body)
+    return _json(RetrieveResponse(search_type=body.search_type, data=chunks))
+
+
+@router.post(
+    "/retrieve",
+    response_model=RetrieveResponse,
+    openapi_extra=_body(MultiRetrieveRequest),
+    summary="Search several knowledge bases at once; results merged by score.",
+)
+async def retrieve_many(request: Request, caller: Caller, service: Service) -> Response:
+    body = await _parse(request, MultiRetrieveRequest)
+    rows = [await service.knowledge_bases.find(caller, kb) for kb in body.knowledge_bases]
+    chunks = await service.searcher.search(caller, rows, body)
+    return _json(RetrieveResponse(search_type=body.search_type, data=chunks))

@@ -1,0 +1,203 @@
+"""Request and response shapes of the retrieval API (``/retrieval/v1``)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from agentic_platform.retrieval.chunking import ChunkingSettings
+from agentic_platform.search.backends.base import SearchMode
+from agentic_platform.search.filters import FIELD_NAME, Filter, Scalar
+
+BackendName = Literal["sqlite", "pgvector", "memory", "bedrock"]
+JobStatus = Literal["queued", "running", "succeeded", "partial", "failed"]
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"
+DOCUMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/@\-]{0,199}$"
+BUILTIN_FIELDS = ("document_id", "source", "content_type")
+"""Filterable fields every chunk has; a document's own metadata may not use these names."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class KnowledgeBaseCreate(_Strict):
+    name: str = Field(pattern=NAME_PATTERN, description="Unique within the team.")
+    description: str = Field(default="", max_length=2000)
+    embedding_model: str | None = Field(
+        default=None, min_length=1, description="Catalog alias; default from settings."
+    )
+    backend: BackendName | None = Field(default=None, description="Default from settings.")
+    bedrock_knowledge_base_id: str | None = Field(
+        default=None, min_length=1, description="The Bedrock knowledge base (bedrock backend)."
+    )
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+
+    @model_validator(mode="after")
+    def _bedrock_needs_its_id(self) -> KnowledgeBaseCreate:
+        if (self.backend == "bedrock") != (self.bedrock_knowledge_base_id is not None):
+            raise ValueError(
+                "bedrock_knowledge_base_id is required with backend 'bedrock' and only then"
+            )
+        return self
+
+
+class KnowledgeBase(BaseModel):
+    object: Literal["knowledge_base"] = "knowledge_base"
+    id: str
+    name: str
+    description: str
+    team_id: str
+    embedding_model: str
+    dimensions: int | None
+    backend: BackendName
+    chunking: ChunkingSettings
+    metadata_fields: list[str] = Field(description="Fields a filter may name.")
+    document_count: int
+    chunk_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class KnowledgeBaseList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[KnowledgeBase]
+
+
+class DocumentIn(_Strict):
+    """A document to ingest: ``text`` for text formats, or ``content_base64`` (any format)."""
+
+    id: str | None = Field(
+        default=None,
+        pattern=DOCUMENT_ID_PATTERN,
+        description="Stable id; ingesting the same id again replaces the document. "
+        "Default: derived from the content.",
+    )
+    text: str | None = Field(default=None, description="The content, for text formats.")
+    content_base64: str | None = Field(default=None, description="The content, base64-encoded.")
+    content_type: str = Field(
+        default="text/plain",
+        description="text/plain, text/markdown, text/html or application/pdf.",
+    )
+    title: str | None = Field(default=None, max_length=1000)
+    source: str = Field(default="", max_length=2000, description="Where it came from (a path).")
+    metadata: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_content(self) -> DocumentIn:
+        if (self.text is None) == (self.content_base64 is None):
+            raise ValueError("give exactly one of 'text' and 'content_base64'")
+        return self
+
+    @field_validator("metadata")
+    @classmethod
+    def _plain_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if not FIELD_NAME.match(key):
+                raise ValueError(f"metadata key '{key}' must match {FIELD_NAME.pattern}")
+            if key in BUILTIN_FIELDS:
+                raise ValueError(f"metadata key '{key}' is reserved")
+        return value
+
+    def content(self) -> bytes:
+        if self.text is not None:
+            return self.text.encode("utf-8")
+        try:
+            return base64.b64decode(self.content_base64 or "", validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("content_base64 is not valid base64") from None
+
+
+class IngestRequest(_Strict):
+    documents: list[DocumentIn] = Field(min_length=1)
+
+
+class DocumentResult(BaseModel):
+    id: str
+    status: Literal["created", "replaced", "unchanged"]
+    chunk_count: int
+
+
+class IngestResponse(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[DocumentResult]
+
+
+class Document(BaseModel):
+    object: Literal["document"] = "document"
+    id: str
+    title: str
+    source: str
+    content_type: str
+    metadata: dict[str, Any]
+    size_bytes: int
+    chunk_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class DocumentList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Document]
+    has_more: bool
+    next_after: str | None = Field(description="Pass as `after` for the next page.")
+
+
+class JobError(BaseModel):
+    index: int = Field(description="The document's position in the job's request.")
+    document_id: str | None
+    code: str | None
+    message: str
+
+
+class IngestJob(BaseModel):
+    object: Literal["ingest_job"] = "ingest_job"
+    id: str
+    knowledge_base_id: str
+    status: JobStatus
+    total: int
+    succeeded: int
+    failed: int
+    errors: list[JobError]
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+class RetrieveRequest(_Strict):
+    query: str = Field(min_length=1, max_length=8000)
+    top_k: int = Field(default=10, ge=1)
+    search_type: SearchMode = "hybrid"
+    filter: Filter | None = None
+    min_score: float | None = None
+    embedding_model: str | None = Field(
+        default=None,
+        description="The embedding model the caller expects; refused if the knowledge base "
+        "uses another.",
+    )
+
+
+class MultiRetrieveRequest(RetrieveRequest):
+    knowledge_bases: list[str] = Field(min_length=1, max_length=20)
+
+
+class RetrievedChunk(BaseModel):
+    id: str
+    score: float
+    text: str
+    document_id: str | None
+    knowledge_base_id: str
+    position: int | None
+    location: dict[str, Any]
+    title: str | None
+    metadata: dict[str, Any]
+
+
+class RetrieveResponse(BaseModel):
+    object: Literal["list"] = "list"
+    search_type: SearchMode
+    data: list[RetrievedChunk]

@@ -1,0 +1,136 @@
+"""Bad input gets a clear 4xx that says what to fix, and nothing is half-written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from memory_harness import Platform, User
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+def _error(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    error: dict[str, Any] = response.json()["error"]
+    assert error["message"]
+    return error
+
+
+async def _history(user: User, session: str) -> list[str]:
+    page = await user.ok("GET", f"/sessions/{session}/messages")
+    return [m["content"] for m in page["data"]]
+
+
+async def test_unknown_session(platform: Platform) -> None:
+    ann = await platform.user("ann")
+    for method, path, body in (
+        ("GET", "/sessions/ses_nope", None),
+        ("POST", "/sessions/ses_nope/messages", {"role": "user", "content": "hi"}),
+        ("GET", "/sessions/ses_nope/messages", None),
+        ("GET", "/sessions/ses_nope/extraction", None),
+        ("DELETE", "/sessions/ses_nope", None),
+    ):
+        error = _error(await ann.call(method, path, json=body), 404)
+        assert error["code"] == "session_not_found" and "ses_nope" in error["message"]
+    error = _error(await ann.call("GET", "/memories/mem_nope"), 404)
+    assert error["code"] == "memory_not_found"
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"role": "user", "content": ""}, "content"),
+        ({"role": "user", "content": "   \n "}, "content"),
+        ({"role": "robot", "content": "hi"}, "role"),
+        ({"content": "hi"}, "role"),
+        ({"role": "user", "content": "hi", "occurred_at": "2024-01-01T10:00:00"}, "occurred_at"),
+        ({"role": "user", "content": "hi", "extra": 1}, "extra"),
+    ],
+)
+async def test_bad_messages_are_refused_and_nothing_is_written(
+    platform: Platform, body: dict[str, Any], param: str
+) -> None:
+    ann = await platform.user("ann")
+    session = await ann.session()
+    await ann.say(session, "first")
+    error = _error(await ann.call("POST", f"/sessions/{session}/messages", json=body), 400)
+    assert error["param"] == param
+    assert await _history(ann, session) == ["first"]
+
+
+async def test_malformed_json_and_empty_bodies(platform: Platform) -> None:
+    ann = await platform.user("ann")
+    session = await ann.session()
+    path = f"/sessions/{session}/messages"
+    error = _error(await ann.call("POST", path, content=b'{"role": "user", "content": '), 400)
+    assert error["code"] == "invalid_json"
+    _error(await ann.call("POST", path, content=b""), 400)
+    _error(await ann.call("POST", path, content=b"[1, 2]"), 400)
+    assert await _history(ann, session) == []
+
+
+async def test_a_message_over_the_size_limit(platform: Platform) -> None:
+    ann = await platform.user("ann")
+    session = await ann.session()
+    limit = platform.memory.settings.max_message_bytes
+    huge = "é" * (limit // 2 + 1)  # under the limit in characters, over it in bytes
+    error = _error(
+        await ann.call(
+            "POST", f"/sessions/{session}/messages", json={"role": "user", "content": huge}
+        ),
+        413,
+    )
+    assert error["code"] == "message_too_large" and str(limit) in error["message"]
+    assert await _history(ann, session) == []
+
+
+@pytest.mark.parametrize(
+    ("filter_", "code"),
+    [
+        ({"field": "owner_id", "op": "eq", "value": "usr_x"}, "unknown_filter_field"),
+        ({"field": "type", "op": "between", "value": 1}, None),
+        ({"field": "type", "op": "in", "value": "fact"}, None),
+        ({"and": []}, None),
+        ({"field": "time", "op": "gte", "value": True}, None),
+    ],
+)
+async def test_malformed_filters(
+    platform: Platform, filter_: dict[str, Any], code: str | None
+) -> None:
+    ann = await platform.user("ann")
+    response = await ann.call(
+        "POST", "/memories/search", json={"query": "anything", "filter": filter_}
+    )
+    error = _error(response, 400)
+    assert error["param"] is None or error["param"].startswith("filter")
+    if code is not None:
+        assert error["code"] == code
+
+
+async def test_bad_search_and_memory_requests(platform: Platform) -> None:
+    ann = await platform.user("ann")
+    for body, param in (
+        ({"query": ""}, "query"),
+        ({"query": "x", "top_k": 0}, "top_k"),
+        ({"query": "x", "top_k": 100000}, "top_k"),
+        ({"query": "x", "mode": "psychic"}, "mode"),
+    ):
+        assert _error(await ann.call("POST", "/memories/search", json=body), 400)["param"] == param
+    for body, param in (
+        ({"text": ""}, "text"),
+        ({"text": "x", "type": "opinion"}, "type"),
+        ({"text": "x", "source_message_ids": ["msg_nope"]}, "source_message_ids"),
+    ):
+        assert _error(await ann.call("POST", "/memories", json=body), 400)["param"] == param
+    assert (await ann.ok("GET", "/memories"))["data"] == []
+    error = _error(
+        await ann.call("GET", "/sessions/x/messages", params={"last": 2, "after": 1}), 400
+    )
+    assert error["param"] == "last"
+    _error(await ann.call("GET", "/sessions", params={"limit": 0}), 400)
+
+
+async def test_no_key_no_memory(platform: Platform) -> None:
+    async with platform.client("agp_not_a_key") as http:
+        assert (await http.get("/memory/v1/sessions")).status_code == 401
