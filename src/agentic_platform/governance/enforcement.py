@@ -10,6 +10,7 @@ more than one request's estimation error.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import logging
 import math
 import time
@@ -60,14 +61,22 @@ class Ticket:
 
 def _windows(now: float) -> tuple[int, float, str, float, str, float]:
     """Minute id and seconds left; UTC day and month names and seconds left in each."""
-    moment = datetime.fromtimestamp(now, UTC)
+    second = int(now)
+    day, day_left, month, month_left = _calendar(second)
+    fraction = now - second
+    return int(now // 60), 60 - now % 60, day, day_left - fraction, month, month_left - fraction
+
+
+@functools.lru_cache(maxsize=4)
+def _calendar(second: int) -> tuple[str, float, str, float]:
+    """The UTC day and month of a whole second and the seconds left in each; computed once
+    per second rather than once per request."""
+    moment = datetime.fromtimestamp(second, UTC)
     tomorrow = (moment + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     next_month = (moment.replace(day=1) + timedelta(days=32)).replace(
         day=1, hour=0, minute=0, second=0, microsecond=0
     )
     return (
-        int(now // 60),
-        60 - now % 60,
         moment.strftime("%Y-%m-%d"),
         (tomorrow - moment).total_seconds(),
         moment.strftime("%Y-%m"),

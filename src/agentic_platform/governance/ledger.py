@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
-from sqlalchemy import insert, update
+from sqlalchemy import Table, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentic_platform.auth.models import ApiKeyRow
@@ -42,6 +42,15 @@ class UsageEntry:
     status: int
     error_type: str | None
     streamed: bool
+
+
+_FIELDS = tuple(field.name for field in fields(UsageEntry))
+_TABLE: Table = UsageRow.__table__  # type: ignore[assignment]  # Core insert: no ORM work
+
+
+def _row(entry: UsageEntry) -> dict[str, object]:
+    """A shallow row (``asdict`` deep-copies, which stalls the loop on large batches)."""
+    return {name: getattr(entry, name) for name in _FIELDS}
 
 
 class UsageLedger:
@@ -106,9 +115,9 @@ class UsageLedger:
                 .where(UsageRow.request_id.in_([e.request_id for e in batch]))
             )
             written = {row[0] for row in existing}
-            rows = [asdict(e) for e in batch if e.request_id not in written]
+            rows = [_row(e) for e in batch if e.request_id not in written]
             if rows:
-                await session.execute(insert(UsageRow), rows)
+                await session.execute(insert(_TABLE), rows)
             for key_id, moment in last_used.items():
                 # Not a change of the key: updated_at stays, so caches are not invalidated.
                 await session.execute(
