@@ -30,7 +30,7 @@ pytest:
 
 bench-gateway: $(UV)
 	$(UV) sync --frozen --all-extras
-	$(UV) run --no-sync python -m bench.gateway
+	$(UV) run --no-sync python -m bench.gateway --wait-quiet 600
 
 bench-retrieval: $(UV)
 	$(UV) sync --frozen --all-extras

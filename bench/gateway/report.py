@@ -17,6 +17,7 @@ from bench.gateway.load import Throughput
 from bench.gateway.ttft import StreamTimes
 
 SECTION = "## LLM gateway (bench/gateway)"
+REDIS_SECTION = "## LLM gateway with Redis limits (bench/gateway --limits-url)"
 DOC_HEADER = (
     "# Benchmarks\n\n"
     "Measured side by side on one machine in one run; each section is written by its "
@@ -204,11 +205,18 @@ def table(
     return "\n".join(lines)
 
 
-def section(body_table: str, *, command: str, context: dict[str, Any], notes: list[str]) -> str:
+def section(
+    body_table: str,
+    *,
+    command: str,
+    context: dict[str, Any],
+    notes: list[str],
+    title: str = SECTION,
+) -> str:
     """The whole section; ``command`` is Markdown (code spans included)."""
     versions = ", ".join(f"{k} {v}" for k, v in context["versions"].items())
     parts = [
-        SECTION,
+        title,
         "",
         f"Command: {command} · date: {context['date']} · machine: {context['nproc']} cores, "
         f"{context['cpu']}, {context['memory']}, {context['kernel']} · other processes used "
@@ -225,11 +233,11 @@ def section(body_table: str, *, command: str, context: dict[str, Any], notes: li
     return "\n".join(parts) + "\n"
 
 
-def write_section(path: Path, text: str) -> None:
+def write_section(path: Path, text: str, *, title: str = SECTION) -> None:
     """Replace this benchmark's section in ``path`` (or append it), keeping the others."""
     current = path.read_text() if path.exists() else DOC_HEADER
     lines = current.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
+    start = next((i for i, line in enumerate(lines) if line.rstrip() == title), None)
     if start is None:
         updated = current.rstrip("\n") + "\n\n" + text
     else:

@@ -22,7 +22,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bench.gateway import load, machine, procs, targets, ttft
-from bench.gateway.report import Measured, section, table, write_section
+from bench.gateway.report import (
+    REDIS_SECTION,
+    SECTION,
+    Measured,
+    section,
+    table,
+    write_section,
+)
 
 REPO = targets.BENCH_DIR.parent
 DOC = REPO / "docs" / "benchmarks.md"
@@ -41,6 +48,11 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--streams", type=int, default=200, help="streams per target (TTFT)")
     parser.add_argument("--skip-litellm", action="store_true", help="measure without the peer")
     parser.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
+    parser.add_argument(
+        "--limits-url",
+        default="memory://",
+        help="the gateway's counter store: memory:// (in-process) or redis://host:port/db",
+    )
     parser.add_argument(
         "--wait-quiet",
         type=float,
@@ -75,6 +87,11 @@ def _context(args: argparse.Namespace, litellm_version: str | None) -> dict[str,
 
 def _setup(args: argparse.Namespace) -> str:
     """What was measured, how, in words for the docs."""
+    counters = (
+        "in the process (`memory://`)"
+        if args.limits_url.startswith("memory://")
+        else "in Redis on loopback (`AGENTIC_LIMITS__URL`), shared as by several replicas"
+    )
     return " ".join(
         [
             "Setup: a fake OpenAI-compatible upstream (raw uvloop protocol, canned answers)",
@@ -82,7 +99,8 @@ def _setup(args: argparse.Namespace) -> str:
             "(one uvicorn worker, uvloop + httptools, request log off), checking a real API",
             "key on every request, the key on a usage plan (request, token, concurrency and",
             "budget limits far above the load: every request is counted, none refused) and",
-            "the usage ledger writing every request to SQLite. LiteLLM's proxy with one",
+            f"the usage ledger writing every request to SQLite; limit counters {counters}.",
+            "LiteLLM's proxy with one",
             "worker and a master key (`LITELLM_LOG=ERROR`,",
             "`LITELLM_LOCAL_MODEL_COST_MAP=True`). The same request body everywhere.",
             "All three run at once and take turns, the first one changing every round, so",
@@ -130,7 +148,7 @@ def _start_all(
     direct = targets.start_upstream(logs)
     stack.callback(direct.server.stop)
     print("gateway...", flush=True)
-    gateway = targets.start_gateway(direct, work, logs)
+    gateway = targets.start_gateway(direct, work, logs, limits_url=args.limits_url)
     stack.callback(gateway.server.stop)
     if gateway.note:
         print(f"  the key is on no usage plan: {gateway.note}", flush=True)
@@ -227,6 +245,8 @@ def main() -> None:
         if given:
             command = f"`python -m bench.gateway {shlex.join(given)}`"
         else:
-            command = "`make bench-gateway` (it runs `python -m bench.gateway`)"
-        write_section(DOC, section(body, command=command, context=context, notes=notes))
+            command = "`python -m bench.gateway` (what `make bench-gateway` runs)"
+        title = SECTION if args.limits_url.startswith("memory://") else REDIS_SECTION
+        text = section(body, command=command, context=context, notes=notes, title=title)
+        write_section(DOC, text, title=title)
         print(f"updated {DOC.relative_to(REPO)}")

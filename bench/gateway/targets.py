@@ -88,7 +88,9 @@ def generate_key() -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-def start_gateway(upstream: Target, work: Path, logs: Path) -> Target:
+def start_gateway(
+    upstream: Target, work: Path, logs: Path, *, limits_url: str = "memory://"
+) -> Target:
     data = work / "gateway-data"
     data.mkdir(parents=True, exist_ok=True)
     config = work / "gateway.yaml"
@@ -111,6 +113,7 @@ def start_gateway(upstream: Target, work: Path, logs: Path) -> Target:
         "AGENTIC_LOG_REQUESTS": "false",
         "AGENTIC_HOST": "127.0.0.1",
         "AGENTIC_PORT": str(port),
+        "AGENTIC_LIMITS__URL": limits_url,
     }
     argv = [*_agentic_command(), "serve", "llm-gateway"]
     server = procs.start("gateway", argv, port=port, env=env, logs=logs)
