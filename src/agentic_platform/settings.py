@@ -75,7 +75,10 @@ class LimitsSettings(BaseModel):
         "or enforce limits per replica in memory.",
     )
     socket_timeout_seconds: float = Field(
-        default=0.25, gt=0, description="How long a counter operation may wait for Redis."
+        default=1.0,
+        gt=0,
+        description="How long a counter operation may wait for Redis (a saturated event loop "
+        "adds its own delay: too short a timeout turns load into false outages).",
     )
 
 

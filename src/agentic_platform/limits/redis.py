@@ -113,7 +113,7 @@ class RedisCounterStore:
         url: str,
         *,
         socket_timeout: float = 0.25,
-        max_connections: int = 32,
+        max_connections: int = 64,
         pool_timeout: float = 1.0,
         key_prefix: str = "agentic:limits:",
     ) -> RedisCounterStore:
