@@ -60,6 +60,8 @@ class Result:
     other_cores: dict[str, float]
     baselines: dict[str, float] | None = field(default=None)
     pace: float = 0.0
+    extracted: tuple[int, int, int] | None = None
+    """(memories stored, sessions, sessions whose latest extraction failed)."""
 
     def recall(self, sample_ids: set[str] | None = None) -> float:
         values = [
@@ -114,20 +116,30 @@ def _recall_rows(result: Result, conversations: list[Conversation]) -> list[str]
     return rows
 
 
+def _extraction_rows(result: Result) -> list[str]:
+    if result.extracted is None:
+        return []
+    memories, sessions, failed = result.extracted
+    return [
+        f"| memories stored by extraction; sessions whose latest batch was rejected | "
+        f"{memories}; {failed} of {sessions} | | | — | |"
+    ]
+
+
 def _pace(pace: float) -> str:
     return f"each at most {pace:g} turns/s" if pace > 0 else "as fast as they can"
 
 
-def _speed_rows(result: Result) -> list[str]:
+def _speed_rows(result: Result, users: int) -> list[str]:
     search, append = result.searches, result.appends
     rows = [
         f"| search latency over HTTP, p50 / p95 ({len(search.latencies)} searches, one at a "
         f"time) | {search.ms(50):.1f} / **{search.ms(95):.1f} ms** | | | ≤ 25 ms p95 | "
         f"{_verdict(search.ms(95) <= 25)} |",
-        f"| append latency over HTTP while 7 users load ({_pace(result.pace)}) and the "
+        f"| append latency over HTTP while {users} users load ({_pace(result.pace)}) and the "
         f"worker indexes, p50 / p95 | {append.ms(50):.1f} / **{append.ms(95):.1f} ms** | | | "
         f"≤ 25 ms p95 | {_verdict(append.ms(95) <= 25)} |",
-        f"| load: {len(append.latencies)} turns by 7 concurrent users | "
+        f"| load: {len(append.latencies)} turns by {users} concurrent users | "
         f"{append.rate:.0f} appends/s | | | — | |",
     ]
     if result.throughput is not None:
@@ -158,7 +170,8 @@ def section(
         "| figure | this run | baselines (targets.md) | baselines, this run | target | met |",
         "|---|---|---|---|---|---|",
         *_recall_rows(result, conversations),
-        *_speed_rows(result),
+        *_extraction_rows(result),
+        *_speed_rows(result, len(conversations)),
         "",
     ]
     return "\n".join(lines)

@@ -151,6 +151,19 @@ class Bench:
             raise RuntimeError(f"{len(waiting)} sessions not processed after {max_wait} s")
         return time.perf_counter() - started
 
+    async def extraction_outcome(self) -> tuple[int, int, int]:
+        """(memories stored, sessions, sessions whose latest extraction run failed)."""
+        memories = sessions = failed = 0
+        for sample_id, key in self.keys.items():
+            async with self.client(key) as http:
+                page = await http.get("/memory/v1/memories", params={"limit": 1000})
+                memories += len(page.json()["data"])
+                for session in self.sessions[sample_id]:
+                    status = await http.get(f"/memory/v1/sessions/{session}/extraction")
+                    sessions += 1
+                    failed += status.json()["status"] == "failed"
+        return memories, sessions, failed
+
     async def ask(self, conversation: locomo.Conversation) -> list[tuple[locomo.Question, float]]:
         scores = []
         async with self.client(self.keys[conversation.sample_id]) as http:
@@ -208,6 +221,7 @@ async def measure(
     print(f"loaded {len(bench.appends)} turns in {load_seconds:.1f} s", flush=True)
     settle = await bench.settled(args.extraction_model is not None, args.max_wait)
     print(f"indexed{' and extracted' if args.extraction_model else ''} {settle:.1f} s later")
+    extracted = await bench.extraction_outcome() if args.extraction_model else None
     search_other = OtherLoad().start()
     scores = []
     for conversation in conversations:
@@ -227,6 +241,7 @@ async def measure(
         throughput=appends_under_load,
         settle_seconds=settle,
         other_cores={"load": load_cores, "search": search_cores},
+        extracted=extracted,
     )
 
 

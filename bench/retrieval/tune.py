@@ -24,10 +24,10 @@ from agentic_platform.search.lexical import BM25Parameters
 from bench.retrieval.scifact import SciFact, documents_in_order, ndcg_at, recall_at
 
 DATA = Path(__file__).resolve().parents[1] / "results" / "retrieval-data" / "agentic.db"
-K1 = (0.6, 0.9, 1.2, 1.5)
-B = (0.3, 0.4, 0.6, 0.75)
-CONTEXT_WEIGHTS = (1.0, 2.0, 3.0)
-SEMANTIC_WEIGHTS = tuple(round(w, 2) for w in np.arange(0.4, 0.86, 0.05))
+K1 = (0.9, 1.2)
+B = (0.4, 0.75)
+CONTEXT_WEIGHTS = (1.0, 2.0)
+SEMANTIC_WEIGHTS = tuple(round(w, 2) for w in np.arange(0.5, 0.81, 0.05))
 
 
 def _records(database: Path) -> tuple[list[IndexRecord], list[str]]:

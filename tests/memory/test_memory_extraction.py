@@ -126,3 +126,37 @@ async def test_extraction_tokens_are_metered_to_the_user(platform: Platform) -> 
     assert extraction and extraction[0]["input_tokens"] > 0
     assert extraction[0]["acting_via"] is not None  # the platform's service called for Eve
     assert any(r["model"] == "test-embed" for r in records)  # indexing is metered too
+
+
+async def test_two_workers_on_one_batch_call_the_model_once(platform: Platform) -> None:
+    fin = await platform.user("fin")
+    session = await fin.session()
+    gateway = platform.memory
+    wake = gateway.sessions.on_append
+    gateway.sessions.on_append = lambda _session_id: None  # as if another replica took them
+    try:
+        await fin.say(session, "I love rowing on the fjord.", name="Fin")
+    finally:
+        gateway.sessions.on_append = wake
+    pipeline = gateway.worker.pipeline
+    state = await pipeline.state(session)
+    assert state is not None
+    runs = await asyncio.gather(
+        *(pipeline.extract(state[0], state[1], "memory-extractor") for _ in range(2))
+    )
+    assert sorted(run.claimed for run in runs) == [False, True]
+    assert sum(len(run.added) for run in runs) == 1
+    records: list[dict[str, Any]] = []
+    for _ in range(50):
+        page = await platform.admin_call(
+            "GET", "/admin/v1/usage/records", params={"principal_id": fin.id}
+        )
+        records = [r for r in page["records"] if r["model"] == "memory-extractor"]
+        if records:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.3)  # a second call, if any, would have been recorded by now
+    page = await platform.admin_call(
+        "GET", "/admin/v1/usage/records", params={"principal_id": fin.id}
+    )
+    assert len([r for r in page["records"] if r["model"] == "memory-extractor"]) == 1

@@ -123,6 +123,8 @@ async def test_admins_manage_everyones_memory(platform: Platform) -> None:
         s["id"] for s in (await admin.ok("GET", "/sessions", params={"user_id": b}))["data"]
     ] == [victim.session]
     assert (await admin.ok("GET", f"/sessions/{victim.session}/messages"))["data"]
+    [note] = await admin.say(victim.session, "Support note: account reviewed.", role="system")
+    assert note["position"] == 2
     found = await admin.search("first cat Tom", user_id=b)
     assert victim.memory in [hit["id"] for hit in found]
     changed = await admin.ok("PATCH", f"/memories/{victim.memory}", json={"type": "fact"})

@@ -65,7 +65,8 @@ class ExtractionRow(Base):
     """How far the worker has indexed and extracted a session, and how the last run went.
 
     Both marks only move forward, with a compare-and-set, so two replicas that pick the same
-    session never store a batch twice."""
+    session never store a batch twice; the extraction claim keeps them from even calling the
+    model twice for it (the user would pay for both)."""
 
     __tablename__ = "memory_extraction"
 
@@ -80,6 +81,9 @@ class ExtractionRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    """No worker starts an extraction run before this: one is running (a lease, so a crashed
+    run is taken over) or the last failed and waits out its backoff."""
     memories_added: Mapped[int] = mapped_column(Integer, default=0)
     memories_updated: Mapped[int] = mapped_column(Integer, default=0)
     memories_deleted: Mapped[int] = mapped_column(Integer, default=0)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentic_platform.clients.llm import GatewayClientError, LLMClient
@@ -50,6 +51,14 @@ ClientFor = Callable[[str], Awaitable[LLMClient | None]]
 """An LLM gateway client acting as the owner (None when the owner is gone or disabled)."""
 
 RELATED_MEMORIES = 10
+CLAIM = timedelta(minutes=10)
+"""How long one extraction run may hold its batch before another worker may take it over."""
+MAX_BACKOFF = timedelta(minutes=5)
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait before a failed batch is tried again: 2, 4, 8 ... seconds, at most 5 min."""
+    return min(MAX_BACKOFF, timedelta(seconds=2.0**attempts))
 
 
 class _BatchTaken(Exception):
@@ -65,6 +74,8 @@ class Outcome:
     deleted: list[MemoryRow] = field(default_factory=list)
     more: bool = False
     retry: bool = False
+    claimed: bool = True
+    """False when another worker holds the batch, or it waits out a failure's backoff."""
 
 
 class SessionPipeline:
@@ -133,7 +144,8 @@ class SessionPipeline:
         context = await self._store.turns_before(
             session.id, turns[0].position, settings.extraction_context_turns
         )
-        await self._mark_running(session.id, model)
+        if not await self._claim(session.id, progress.extracted_through, model):
+            return Outcome(claimed=False)
         try:
             prompt = Prompt(context, turns, await self._related(session, turns))
             operations = await self._ask(session.owner_id, model, prompt)
@@ -143,14 +155,21 @@ class SessionPipeline:
         outcome.more = len(turns) == settings.extraction_batch_turns
         return outcome
 
-    async def _mark_running(self, session_id: str, model: str) -> None:
-        """Shown by the status API while a (possibly slow) model works on the session."""
+    async def _claim(self, session_id: str, through: int, model: str) -> bool:
+        """Take the batch after ``through`` for one run, unless another worker holds it or the
+        last run failed and its backoff has not passed."""
+        now = utcnow()
         async with self._writers.write(), self._db() as db, db.begin():
-            await db.execute(
+            claimed = await db.execute(
                 update(ExtractionRow)
-                .where(ExtractionRow.session_id == session_id)
-                .values(status="running", model=model)
+                .where(
+                    ExtractionRow.session_id == session_id,
+                    ExtractionRow.extracted_through == through,
+                    or_(ExtractionRow.claimed_until.is_(None), ExtractionRow.claimed_until <= now),
+                )
+                .values(status="running", model=model, claimed_until=now + CLAIM)
             )
+        return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
 
     async def _related(self, session: SessionRow, turns: Sequence[MessageRow]) -> list[MemoryRow]:
         """The owner's existing memories closest to the new turns (candidates to update)."""
@@ -206,6 +225,7 @@ class SessionPipeline:
         values: dict[str, object] = {
             "status": "failed",
             "attempts": 0 if give_up else attempts,
+            "claimed_until": None if give_up else utcnow() + backoff(attempts),
             "last_error": message[:2000],
             "last_error_at": utcnow(),
             "last_run_at": utcnow(),
@@ -255,7 +275,11 @@ class SessionPipeline:
                     ExtractionRow.extracted_through == progress.extracted_through,
                 )
                 .values(
-                    extracted_through=last, status="succeeded", attempts=0, last_run_at=utcnow()
+                    extracted_through=last,
+                    status="succeeded",
+                    attempts=0,
+                    last_run_at=utcnow(),
+                    claimed_until=None,
                 )
             )
             if moved.rowcount != 1:  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from agentic_platform.auth.principal import Principal
 from agentic_platform.clients.internal import llm_client_for
 from agentic_platform.clients.llm import LLMClient
+from agentic_platform.db.base import utcnow
 from agentic_platform.errors import ConfigurationError, InvalidRequestError
 from agentic_platform.memory import schemas
 from agentic_platform.memory.access import owner_for
@@ -63,8 +64,11 @@ class MemoryGateway:
         model = self.settings.extraction_model
         pending = max(0, last - progress.extracted_through) if model else 0
         status = progress.status
+        claim_lapsed = progress.claimed_until is None or progress.claimed_until <= utcnow()
         if model is None:
             status = "disabled"
+        elif status == "running" and claim_lapsed:
+            status = "pending"  # the run that claimed the batch ended without a word (a crash)
         elif pending and status in ("idle", "succeeded"):
             status = "pending"
         return schemas.ExtractionStatus(

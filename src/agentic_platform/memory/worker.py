@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 from agentic_platform.db.base import utcnow
 from agentic_platform.memory.index import MemoryIndex
-from agentic_platform.memory.pipeline import SessionPipeline
+from agentic_platform.memory.pipeline import SessionPipeline, backoff
 from agentic_platform.memory.sessions import SessionStore
 from agentic_platform.memory.store import MemoryStore, mark_indexed
 from agentic_platform.settings import MemorySettings
@@ -35,7 +35,6 @@ logger = logging.getLogger("agentic_platform.memory")
 SETTLE = timedelta(seconds=10)
 """Turns younger than this belong to the replica that took them; the sweep leaves them."""
 RETENTION_EVERY = timedelta(hours=1)
-MAX_BACKOFF_SECONDS = 300.0
 MAX_DELAYS = 5
 """A session that never pauses is still indexed this many index delays after its first
 unindexed turn."""
@@ -196,7 +195,7 @@ class MemoryWorker:
         if outcome.more:
             self.extracting.put(session_id)
         elif outcome.retry:
-            delay = min(MAX_BACKOFF_SECONDS, 2.0 ** (progress.attempts + 1))
+            delay = backoff(progress.attempts + 1).total_seconds()
             self._retry_later(self.extracting, session_id, delay)
 
     def _retry_later(self, queue: SessionQueue, session_id: str, delay: float) -> None:

@@ -14,6 +14,7 @@ import base64
 from collections import OrderedDict
 from collections.abc import Sequence
 
+import httpx
 import numpy as np
 import numpy.typing as npt
 
@@ -80,6 +81,10 @@ class GatewayEmbedder:
                 )
             except GatewayClientError as error:
                 raise _as_platform_error(error, self.model) from None
+            except httpx.HTTPError as error:
+                raise UpstreamUnavailableError(
+                    f"The LLM gateway could not be reached for embeddings ({type(error).__name__})."
+                ) from None
         rows = sorted(response.data, key=lambda item: item.index)
         return np.stack([_vector(item.embedding) for item in rows])
 

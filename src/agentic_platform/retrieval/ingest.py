@@ -159,16 +159,14 @@ class IngestPipeline:
     async def run(
         self, documents: AsyncIterator[PreparedDocument | tuple[int, PlatformError]], report: Report
     ) -> None:
-        embedders = [asyncio.create_task(self._embed()) for _ in range(self._concurrency)]
-        writer = asyncio.create_task(self._write_ready(report))
-        try:
+        # A task group: an unexpected failure in any stage stops the others (no stage is
+        # left waiting on a queue nobody serves) and reaches the caller.
+        async with asyncio.TaskGroup() as stages:
+            embedders = [stages.create_task(self._embed()) for _ in range(self._concurrency)]
+            stages.create_task(self._write_ready(report))
             await self._produce(documents, report)
             await asyncio.gather(*embedders)
             await self._ready.put(None)
-            await writer
-        finally:
-            for task in (*embedders, writer):
-                task.cancel()
 
     async def _produce(
         self,

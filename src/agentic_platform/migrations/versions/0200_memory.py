@@ -73,6 +73,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("last_error_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_run_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("memories_added", sa.Integer(), nullable=False),
         sa.Column("memories_updated", sa.Integer(), nullable=False),
         sa.Column("memories_deleted", sa.Integer(), nullable=False),
