@@ -156,11 +156,13 @@ def main() -> None:
     if not args.skip_scale:
         measured["scale"] = scale.run(args.scale_records)
         print("scale", measured["scale"], flush=True)
-    elif args.reuse and everything.exists():
+    elif everything.exists():
         measured["scale"] = json.loads(everything.read_text()).get("scale")
     measured["other_cores"] = load.cores()
     everything.write_text(json.dumps(measured))
-    text = report.section(measured, limit=args.limit, reused=args.reuse)
+    text = report.section(
+        measured, limit=args.limit, reused=args.reuse, scale_reused=args.skip_scale
+    )
     print(text)
     if not args.no_docs:
         report.write_section(REPO / "docs" / "benchmarks.md", text)

@@ -62,7 +62,7 @@ class BM25Parameters:
     """Tuned on SciFact's train split (see bench/retrieval)."""
 
     k1: float = 0.9
-    b: float = 0.4
+    b: float = 0.75
     context_weight: float = 2.0
 
 
