@@ -92,24 +92,24 @@ def _recall_rows(result: Result, conversations: list[Conversation]) -> list[str]
     overall = result.recall()
     base = result.baselines
     in_run = (
-        f"BM25 {base['bm25']:.3f} · dense {base['dense']:.3f} · RRF {base['rrf']:.3f}"
+        f"BM25 {base['bm25']:.4f} · dense {base['dense']:.4f} · RRF {base['rrf']:.4f}"
         if base
         else "—"
     )
     questions = len(result.scores)
     rows = [
         f"| evidence recall@10, {len(ids)} conversations ({questions} questions) | "
-        f"**{overall:.3f}** | {TARGET_BASELINES} | {in_run} | ≥ 0.75 | "
+        f"**{overall:.4f}** | {TARGET_BASELINES} | {in_run} | ≥ 0.75 | "
         f"{_verdict(overall >= 0.75)} |"
     ]
     if tuning and held_out:
         rows.append(
             f"| … tuned-on conversations ({', '.join(sorted(tuning))}) | "
-            f"{result.recall(tuning):.3f} | | | | |"
+            f"{result.recall(tuning):.4f} | | | | |"
         )
         rows.append(
             f"| … held-out conversations ({', '.join(sorted(held_out))}) | "
-            f"{result.recall(held_out):.3f} | | | ≥ 0.75 | "
+            f"{result.recall(held_out):.4f} | | | ≥ 0.75 | "
             f"{_verdict(result.recall(held_out) >= 0.75)} |"
         )
     rows.append(f"| … by LoCoMo category (questions) | {_categories(result)} | | | | |")
