@@ -98,7 +98,8 @@ def _recall_rows(result: Result, conversations: list[Conversation]) -> list[str]
     )
     questions = len(result.scores)
     rows = [
-        f"| evidence recall@10, {len(ids)} conversations ({questions} questions) | "
+        f"| evidence recall@10, {len(ids)} conversation{'s' * (len(ids) != 1)} "
+        f"({questions} questions) | "
         f"**{overall:.4f}** | {TARGET_BASELINES} | {in_run} | ≥ 0.75 | "
         f"{_verdict(overall >= 0.75)} |"
     ]
@@ -126,6 +127,22 @@ def _extraction_rows(result: Result) -> list[str]:
     ]
 
 
+def _users(count: int) -> str:
+    return f"{count} user" if count == 1 else f"{count} users"
+
+
+def _extraction_note(result: Result) -> list[str]:
+    if result.extracted is None or result.extracted[0] > 0:
+        return []
+    return [
+        "",
+        "No memory was stored: the model's replies were rejected as junk (not JSON, cut off, "
+        "or not fitting the schema; each session's extraction status says which) or held no "
+        "operation, so the results are the raw turns alone and recall equals the raw-turn "
+        "figure.",
+    ]
+
+
 def _pace(pace: float) -> str:
     return f"each at most {pace:g} turns/s" if pace > 0 else "as fast as they can"
 
@@ -136,10 +153,10 @@ def _speed_rows(result: Result, users: int) -> list[str]:
         f"| search latency over HTTP, p50 / p95 ({len(search.latencies)} searches, one at a "
         f"time) | {search.ms(50):.1f} / **{search.ms(95):.1f} ms** | | | ≤ 25 ms p95 | "
         f"{_verdict(search.ms(95) <= 25)} |",
-        f"| append latency over HTTP while {users} users load ({_pace(result.pace)}) and the "
+        f"| append latency over HTTP while {_users(users)} load ({_pace(result.pace)}) and the "
         f"worker indexes, p50 / p95 | {append.ms(50):.1f} / **{append.ms(95):.1f} ms** | | | "
         f"≤ 25 ms p95 | {_verdict(append.ms(95) <= 25)} |",
-        f"| load: {len(append.latencies)} turns by {users} concurrent users | "
+        f"| load: {len(append.latencies)} turns by {_users(users)} at once | "
         f"{append.rate:.0f} appends/s | | | — | |",
     ]
     if result.throughput is not None:
@@ -172,6 +189,7 @@ def section(
         *_recall_rows(result, conversations),
         *_extraction_rows(result),
         *_speed_rows(result, len(conversations)),
+        *_extraction_note(result),
         "",
     ]
     return "\n".join(lines)

@@ -55,13 +55,15 @@ def _speed_rows(m: dict[str, Any]) -> list[Row]:
     return [
         (
             "ingestion through the API (jobs)",
-            f"{rate:.1f} docs/s ({ingest['chunks']} chunks in {ingest['seconds']:.0f} s)",
+            f"{rate:.1f} docs/s ({ingest['chunks']} chunks in {ingest['seconds']:.0f} s"
+            f"{_others(ingest)})",
             "",
             "",
         ),
         (
             "raw packaged embedder on the same chunks",
-            f"{raw_rate:.1f} docs/s ({raw['chunks']} chunks in {raw['seconds']:.0f} s)",
+            f"{raw_rate:.1f} docs/s ({raw['chunks']} chunks in {raw['seconds']:.0f} s"
+            f"{_others(raw)})",
             "",
             "",
         ),
@@ -83,7 +85,7 @@ def _speed_rows(m: dict[str, Any]) -> list[Row]:
 
 def _others(phase: dict[str, Any]) -> str:
     cores = phase.get("other_cores")
-    return "" if cores is None else f"; other processes used {cores:.1f} cores meanwhile"
+    return "" if cores is None else f"; other processes used {cores:.2f} cores meanwhile"
 
 
 def _scale_rows(scale: dict[str, Any]) -> list[Row]:
