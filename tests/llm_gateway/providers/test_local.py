@@ -28,7 +28,7 @@ from agentic_platform.errors import (
     UpstreamRequestError,
 )
 from agentic_platform.llm_gateway.catalog import Deployment
-from agentic_platform.llm_gateway.providers import local
+from agentic_platform.llm_gateway.providers import local, local_grammar
 from agentic_platform.llm_gateway.providers.local_embedder import MiniLMEmbedder
 from agentic_platform.llm_gateway.providers.registry import (
     build_chat_provider,
@@ -111,18 +111,37 @@ def test_tools_are_described_in_the_system_message_and_history_is_text() -> None
         "arguments": {"city": "Oslo"},
     }
     assert tool == {"role": "tool", "content": "Sunny"}
-    assert "tools" not in payload and "json_schema" not in payload
+    assert "tools" not in payload and "grammar" not in payload
     assert payload["stream"] is True and payload["stream_options"] == {"include_usage": True}
+
+
+def _grammar_schema(payload: dict[str, Any]) -> dict[str, Any]:
+    """The JSON schema inside a compact llguidance grammar."""
+    header, start = payload["grammar"].split("\n", 1)
+    assert header == "%llguidance {}" and start.startswith("start: %json ")
+    schema: dict[str, Any] = json.loads(start.removeprefix("start: %json "))
+    assert schema.pop("x-guidance") == local_grammar.COMPACT_JSON
+    return schema
 
 
 def test_forced_tool_choices_constrain_the_output() -> None:
     named, _ = local.build_payload(make_request(tools=[WEATHER, TIME], tool_choice=NAMED_WEATHER))
-    assert named["json_schema"] == WEATHER["function"]["parameters"]  # type: ignore[index]
+    parameters = WEATHER["function"]["parameters"]  # type: ignore[index]
+    assert _grammar_schema(named) == {**parameters, "additionalProperties": False}
     required, _ = local.build_payload(make_request(tools=[WEATHER, TIME], tool_choice="required"))
-    names = [v["properties"]["name"]["const"] for v in required["json_schema"]["anyOf"]]
+    names = [v["properties"]["name"]["const"] for v in _grammar_schema(required)["anyOf"]]
     assert names == ["get_weather", "get_time"]
     auto, _ = local.build_payload(make_request(tools=[WEATHER]))
-    assert "json_schema" not in auto
+    assert "grammar" not in auto
+
+
+def test_a_schema_that_cannot_constrain_the_model_is_the_callers_error() -> None:
+    bad = {"type": "json_schema", "json_schema": {"name": "a", "schema": {"type": "x"}}}
+    with pytest.raises(UpstreamRequestError) as caught:
+        local.build_payload(make_request(response_format=bad))
+    assert caught.value.status_code == 400 and "Invalid type" in caught.value.message
+    json_object, _ = local.build_payload(make_request(response_format={"type": "json_object"}))
+    assert _grammar_schema(json_object) == {"type": "object"}
 
 
 def test_sampling_fields_and_response_format_are_passed_on() -> None:
@@ -139,7 +158,7 @@ def test_sampling_fields_and_response_format_are_passed_on() -> None:
     payload, _ = local.build_payload(request)
     assert payload["max_tokens"] == 7 and payload["top_p"] == 0.5 and payload["top_k"] == 5
     assert payload["stop"] == ["\n"] and payload["seed"] == 3 and "logit_bias" not in payload
-    assert payload["response_format"]["json_schema"]["schema"] == schema
+    assert _grammar_schema(payload) == {**schema, "additionalProperties": False}
     assert "model" not in payload
 
 

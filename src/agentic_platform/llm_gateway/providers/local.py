@@ -27,9 +27,8 @@ long prompt is always read to its end (about 200 tokens/s on 2 cores) before a s
 the system message and renders earlier tool calls as JSON text. With ``tool_choice`` naming a
 function the output is constrained to that function's parameter schema; with ``required`` to
 ``{"name": ..., "arguments": ...}`` for one of the tools. With ``auto`` the output is free,
-and an answer that is such a JSON object is returned as a tool call. Constraints go through
-llama.cpp's ``json_schema`` field rather than a raw grammar because that path validates the
-schema (an invalid one is a 400) where a broken grammar silently generates unconstrained text.
+and an answer that is such a JSON object is returned as a tool call. Constraints are compact,
+pre-checked llguidance grammars (:mod:`.local_grammar`).
 
 **HTTP listener.** xllamacpp always starts llama.cpp's HTTP server on a random loopback port;
 it is locked with a random API key nobody knows, so only this process can use the model.
@@ -80,6 +79,7 @@ from agentic_platform.llm_gateway.providers.local_embedder import (
     packaged_file,
     positive_int,
 )
+from agentic_platform.llm_gateway.providers.local_grammar import json_grammar
 from agentic_platform.llm_gateway.schemas import (
     AssistantMessage,
     ChatCompletion,
@@ -285,9 +285,9 @@ def _constraint(request: ChatCompletionRequest, plan: OutputPlan) -> dict[str, A
     tools = request.tools or []
     if plan.mode is _Mode.NAMED:
         tool = next(t for t in tools if t.function.name == plan.named)
-        return {"json_schema": tool.function.parameters or {"type": "object"}}
+        return {"grammar": json_grammar(tool.function.parameters or {"type": "object"})}
     if plan.mode is _Mode.CALLS and request.tool_choice == "required":
-        return {"json_schema": _call_schema(tools)}
+        return {"grammar": json_grammar(_call_schema(tools))}
     return _response_format(request.response_format)
 
 
@@ -296,8 +296,8 @@ def _response_format(response_format: ResponseFormat | None) -> dict[str, Any]:
         return {}
     spec = response_format.json_schema
     if response_format.type == "json_object" or spec is None or spec.schema_ is None:
-        return {"response_format": {"type": "json_object"}}
-    return {"response_format": response_format.model_dump(by_alias=True, exclude_none=True)}
+        return {"grammar": json_grammar({"type": "object"})}
+    return {"grammar": json_grammar(spec.schema_)}
 
 
 def build_payload(request: ChatCompletionRequest) -> tuple[dict[str, Any], OutputPlan]:
