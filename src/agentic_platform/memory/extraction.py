@@ -24,8 +24,9 @@ from agentic_platform.memory.index import turn_text
 from agentic_platform.memory.models import MemoryRow, MessageRow
 from agentic_platform.memory.schemas import MemoryType
 
-MAX_MEMORY_CHARS = 300
-MAX_OPERATIONS = 8
+MAX_MEMORY_CHARS = 200
+MAX_OPERATIONS = 5
+MAX_SOURCES = 4
 MAX_OUTPUT_TOKENS = 640
 """Bounds of one reply: a small local model writes slowly (and pretty-prints its JSON), and a
 reply cut off by the token limit is junk; these keep a full reply well inside the limit."""
@@ -44,7 +45,22 @@ things, plans), event (something that happened, with its time) or instruction (h
 wants the assistant to behave). "time" is the ISO date (YYYY-MM-DD) the memory refers to, \
 or null. "sources" lists the T labels of the turns it comes from.
 Only keep what is worth remembering in a later conversation; skip greetings and small talk. \
-Do not repeat a memory that already exists. Return {"operations": []} when nothing is new."""
+Do not repeat a memory that already exists. Return {"operations": []} when nothing is new.
+
+Example. New turns:
+T1 [2024-05-02 10:00] Sam: Hi! How are you?
+T2 [2024-05-02 10:01] Sam: I just adopted a puppy named Rex yesterday.
+T3 [2024-05-02 10:02] Sam: Please always answer me in French.
+Reply:
+{"operations": [{"action": "add", "memory": null, "sources": ["T2"], "type": "event", \
+"time": "2024-05-01", "text": "Sam adopted a puppy named Rex on 1 May 2024."}, \
+{"action": "add", "memory": null, "sources": ["T3"], "type": "instruction", "time": null, \
+"text": "Sam wants answers in French."}]}"""
+
+TEXT_PATTERN = r"^[A-Z][A-Za-z'-]* [^\n]{8,}$"
+"""Guides a constrained decoder to a sentence that starts with a name or a word (a small model
+otherwise copies a turn with its "Name:" prefix, or writes just a turn label). Not checked on
+the reply: a model that starts a good memory otherwise is not rejected for it."""
 
 
 class ExtractionError(Exception):
@@ -69,7 +85,7 @@ class _RawOperation(BaseModel):
     text: str = Field(default="", max_length=MAX_MEMORY_CHARS)
     type: MemoryType = "fact"
     time: str | None = None
-    sources: list[str] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list, max_length=MAX_SOURCES)
 
 
 class _RawReply(BaseModel):
@@ -113,27 +129,25 @@ class Prompt:
         return "\n".join(lines)
 
     def response_format(self) -> dict[str, Any]:
-        memory = (
-            {"type": ["string", "null"], "enum": [*self.memory_labels, None]}
-            if self.existing
-            else {"type": "null"}
-        )
-        operation = {
-            "type": "object",
-            "properties": {
-                "action": {"type": "string", "enum": ["add", "update", "delete"]},
-                "memory": memory,
-                "text": {"type": "string", "maxLength": MAX_MEMORY_CHARS},
-                "type": {"type": "string", "enum": list(get_args(MemoryType))},
-                "time": {"type": ["string", "null"]},
-                "sources": {
-                    "type": "array",
-                    "items": {"type": "string", "enum": list(self.turn_labels)},
-                },
+        """The reply's JSON schema. Each action is its own branch (``add`` names no memory,
+        ``update``/``delete`` name an existing one), so a constrained decoder cannot write an
+        operation that this class would reject; with no memories yet only ``add`` exists."""
+        fields = {  # in writing order: the turns first, then what they say
+            "sources": {
+                "type": "array",
+                "items": {"type": "string", "enum": list(self.turn_labels)},
+                "minItems": 1,
+                "maxItems": MAX_SOURCES,
             },
-            "required": ["action", "memory", "text", "type", "time", "sources"],
-            "additionalProperties": False,
+            "type": {"type": "string", "enum": list(get_args(MemoryType))},
+            "time": {"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}]},
+            "text": {"type": "string", "maxLength": MAX_MEMORY_CHARS, "pattern": TEXT_PATTERN},
         }
+        branches = [_operation_schema(["add"], {"type": "null"}, fields)]
+        if self.existing:
+            labels = {"type": "string", "enum": list(self.memory_labels)}
+            branches.append(_operation_schema(["update", "delete"], labels, fields))
+        operation = branches[0] if len(branches) == 1 else {"anyOf": branches}
         schema = {
             "type": "object",
             "properties": {
@@ -180,6 +194,18 @@ class Prompt:
             raise ExtractionError(f"{where}: a memory needs at least one source turn")
         sources = tuple(self.turn_labels[label] for label in dict.fromkeys(item.sources))
         return Operation(item.action, text, item.type, _time(item.time), sources, target)
+
+
+def _operation_schema(
+    actions: list[str], memory: dict[str, Any], fields: dict[str, Any]
+) -> dict[str, Any]:
+    properties = {"action": {"type": "string", "enum": actions}, "memory": memory, **fields}
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
 
 
 def _turn_line(label: str, turn: MessageRow) -> str:

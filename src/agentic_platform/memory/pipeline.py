@@ -201,7 +201,6 @@ class SessionPipeline:
                     messages=prompt.messages(),
                     response_format=prompt.response_format(),
                     temperature=0,
-                    frequency_penalty=0.5,  # small models loop ("so glad ... so glad ...")
                     max_tokens=MAX_OUTPUT_TOKENS,
                 )
             except GatewayClientError as error:
