@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from typer.testing import CliRunner
 
@@ -38,7 +40,14 @@ def test_keys_plans_and_usage(run) -> None:  # type: ignore[no-untyped-def]
     assert plan_id.startswith("plan_")
     assert "cli-plan" in run("plans", "list")
     assert "now on plan" in run("plans", "assign", plan_id, "--key", key_id)
-    assert "GROUP" in run("usage", "--group-by", "model")
+    run("chat", "for the ledger", "--model", "echo")
+    usage = ""
+    for _ in range(50):  # the ledger is written in batches, off the request path
+        usage = run("usage", "--group-by", "model")
+        if "GROUP" in usage:
+            break
+        time.sleep(0.1)
+    assert "GROUP" in usage and "echo" in usage
     assert run("usage", "--csv").startswith("day,")
 
 
