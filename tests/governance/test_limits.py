@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -40,7 +41,8 @@ async def limited(limited_settings: Settings) -> AsyncIterator[Platform]:
 
 async def _plan(platform: Platform, **limits: object) -> str:
     await clear_of_minute_boundary()
-    plan = await platform.admin("POST", "/plans", json={"name": f"plan-{id(limits)}", **limits})
+    name = f"plan-{uuid.uuid4().hex[:12]}"
+    plan = await platform.admin("POST", "/plans", json={"name": name, **limits})
     return str(plan["id"])
 
 

@@ -68,6 +68,7 @@ class UsageLedger:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._stopping = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="usage-ledger")
@@ -82,10 +83,12 @@ class UsageLedger:
         return len(self._buffer)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._flush_seconds)
             self._wake.clear()
+            if self._stopping:
+                return
             try:
                 await self.flush()
             except Exception as error:  # kept in the buffer; written on a later tick
@@ -127,7 +130,10 @@ class UsageLedger:
     async def aclose(self, attempts: int = 20, pause: float = 0.25) -> None:
         """Stop the writer and write what is left, retrying for a few seconds."""
         if self._task is not None:
-            self._task.cancel()
+            # Stopped, not cancelled: a write cancelled inside the database driver can leave
+            # its connection unusable, and the final flush below would wait on it for ever.
+            self._stopping = True
+            self._wake.set()
             await asyncio.gather(self._task, return_exceptions=True)
         for attempt in range(attempts):
             try:
