@@ -141,9 +141,9 @@ async def _start_governance(
     feed = ChangeFeed(sessions, on_change, settings.governance.change_poll_seconds)
     feed.start()
     stack.push_async_callback(feed.stop)
-    return Metering(
-        UsageGovernor(plans, store), ledger, settings.governance.default_output_reservation
-    )
+    governor = UsageGovernor(plans, store)
+    stack.push_async_callback(governor.drain)  # settlements land before the store closes
+    return Metering(governor, ledger, settings.governance.default_output_reservation)
 
 
 def _announce_admin_key(secret: str, settings: Settings) -> None:

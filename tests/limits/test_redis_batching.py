@@ -52,13 +52,14 @@ async def test_concurrent_operations_share_round_trips_and_stay_exact(
     assert await store.values(["tpm:k:1"]) == (300.0,)
 
 
-async def test_acquires_and_adjusts_in_one_batch_apply_in_order(store: RedisCounterStore) -> None:
+async def test_operations_apply_in_the_order_they_were_started(store: RedisCounterStore) -> None:
     slot = Charge("conc:k", amount=1, limit=1, ttl_seconds=0)
     release = Charge("conc:k", amount=-1, limit=0, ttl_seconds=0)
 
-    first, _, second = await asyncio.gather(
-        store.acquire([slot]), store.adjust([release]), store.acquire([slot])
-    )
+    first_call = asyncio.ensure_future(store.acquire([slot]))
+    await asyncio.sleep(0)  # queued
+    released = store.adjust([release])  # queued at once, behind it (adjust starts eagerly)
+    first, _, second = await asyncio.gather(first_call, released, store.acquire([slot]))
 
     assert first.admitted and second.admitted  # the release between them freed the slot
     assert await store.values(["conc:k"]) == (1.0,)

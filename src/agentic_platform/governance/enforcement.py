@@ -9,11 +9,13 @@ more than one request's estimation error.
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import functools
 import logging
 import math
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -114,6 +116,7 @@ class UsageGovernor:
         self.plans = plans
         self._plans = plans
         self._store = store
+        self._settling: set[asyncio.Future[None]] = set()
 
     async def admit(self, principal: Principal, model: str, estimate: Estimate) -> Ticket:
         """Reserve ``estimate`` under every plan in force, or raise the error that names the
@@ -141,13 +144,13 @@ class UsageGovernor:
         ticket.headers = _rate_headers(ticket.counters, admission.values)
         return ticket
 
-    async def settle(
-        self, ticket: Ticket, input_tokens: int, output_tokens: int, cost: float
-    ) -> None:
+    def settle(self, ticket: Ticket, input_tokens: int, output_tokens: int, cost: float) -> None:
         """Replace the reservation with what was really used, and free the concurrency slot.
-        A failure here is logged, never raised: the answer has already been produced."""
-        if ticket.settled or not ticket.counters:
-            ticket.settled = True
+
+        The answer does not wait for the counter store: the adjustment starts here (applied,
+        or queued ahead of any later admission) and a task sees it land. A failure is logged,
+        never raised: the answer has already been produced. :meth:`drain` waits for them."""
+        if ticket.settled:
             return
         ticket.settled = True
         actual = {
@@ -170,9 +173,25 @@ class UsageGovernor:
         if not adjustments:
             return
         try:
-            await self._store.adjust(adjustments)
-        except Exception as error:  # the counter store may be down; limits self-heal per window
+            started = self._store.adjust(adjustments)
+        except Exception as error:
             logger.warning("could not settle usage against limits", exc_info=error)
+            return
+        task = asyncio.ensure_future(_landed(started))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def drain(self) -> None:
+        """Wait for every settlement still on its way (at shutdown, before the store closes)."""
+        while self._settling:
+            await asyncio.wait(list(self._settling))
+
+
+async def _landed(adjustment: Awaitable[None]) -> None:
+    try:
+        await adjustment
+    except Exception as error:  # the counter store may be down; limits self-heal per window
+        logger.warning("could not settle usage against limits", exc_info=error)
 
 
 def _check_plan(applied: AppliedPlan, model: str) -> None:

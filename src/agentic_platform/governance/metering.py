@@ -86,7 +86,7 @@ class MeteredCall:
                 streamed=self.streamed,
             )
         )
-        await self.metering.governor.settle(self.ticket, input_tokens, output_tokens, cost)
+        self.metering.governor.settle(self.ticket, input_tokens, output_tokens, cost)
 
     async def watch(
         self, chunks: AsyncIterator[ChatCompletionChunk], deployment: Deployment

@@ -20,8 +20,9 @@ Semantics shared by every backend:
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -71,9 +72,14 @@ class CounterStore(Protocol):
         add nothing. Raises :class:`CounterStoreUnavailable` when the backend is down."""
         ...
 
-    async def adjust(self, charges: Sequence[Charge]) -> None:
+    def adjust(self, charges: Sequence[Charge]) -> Awaitable[None]:
         """Add amounts unconditionally, clamping each counter at 0: settle a reservation to
-        the real usage, or release a concurrency slot with -1."""
+        the real usage, or release a concurrency slot with -1.
+
+        Started eagerly: the adjustment is applied, or queued ahead of every operation started
+        after this call returns, before anything is awaited. Await the result to know it
+        landed (it raises :class:`CounterStoreUnavailable` if it could not); a caller that
+        need not wait, such as a request whose answer is ready, may hand it to a task."""
         ...
 
     async def values(self, counters: Sequence[str]) -> tuple[float, ...]:
@@ -124,3 +130,10 @@ def retry_after(charge: Charge, remaining_ttl: float | None) -> float | None:
     if remaining_ttl is None:
         return None
     return max(remaining_ttl, 0.0)
+
+
+def completed() -> Awaitable[None]:
+    """An awaitable that is already done: what an adjustment applied at once returns."""
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    return done

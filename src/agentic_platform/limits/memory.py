@@ -10,10 +10,17 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 
-from agentic_platform.limits.base import Admission, Charge, check_charges, fits, retry_after
+from agentic_platform.limits.base import (
+    Admission,
+    Charge,
+    check_charges,
+    completed,
+    fits,
+    retry_after,
+)
 
 
 @dataclass(slots=True)
@@ -48,7 +55,7 @@ class MemoryCounterStore:
         values = tuple(self._add(charge, now) for charge in charges)
         return Admission(True, values, None, None)
 
-    async def adjust(self, charges: Sequence[Charge]) -> None:
+    def adjust(self, charges: Sequence[Charge]) -> Awaitable[None]:
         check_charges(charges, acquiring=False)
         now = self._prune()
         for charge in charges:
@@ -60,6 +67,7 @@ class MemoryCounterStore:
                 counter.value = 0.0  # keep the window's end: a TTL is never moved
             elif counter is not None:
                 del self._counters[charge.counter]
+        return completed()
 
     async def values(self, counters: Sequence[str]) -> tuple[float, ...]:
         self._prune()

@@ -25,7 +25,7 @@ counters are different keys that may hash to different slots.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,7 @@ from agentic_platform.limits.base import (
     Charge,
     CounterStoreUnavailable,
     check_charges,
+    completed,
     retry_after,
 )
 
@@ -200,11 +201,11 @@ class RedisCounterStore:
         remaining = int(pttl) / 1000 if int(pttl) >= 0 else None
         return Admission(False, values, int(index), retry_after(charges[int(index)], remaining))
 
-    async def adjust(self, charges: Sequence[Charge]) -> None:
+    def adjust(self, charges: Sequence[Charge]) -> Awaitable[None]:
         check_charges(charges, acquiring=False)
         if not charges:
-            return
-        await asyncio.shield(self._submit("j", charges, _adjust_args(charges)))
+            return completed()
+        return asyncio.shield(self._submit("j", charges, _adjust_args(charges)))
 
     async def values(self, counters: Sequence[str]) -> tuple[float, ...]:
         if not counters:

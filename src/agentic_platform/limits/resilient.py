@@ -119,14 +119,29 @@ class ResilientCounterStore:
                 return Admission(True, amounts, None, None)
             raise LimiterUnavailableError() from error
 
-    async def adjust(self, charges: Sequence[Charge]) -> None:
+    def adjust(self, charges: Sequence[Charge]) -> Awaitable[None]:
+        if self._down:
+            return self._adjust_in_outage(charges)
+        return self._adjusted(charges, self._primary.adjust(charges))  # started eagerly
+
+    async def _adjusted(self, charges: Sequence[Charge], started: Awaitable[None]) -> None:
+        try:
+            await started
+        except CounterStoreUnavailable as error:
+            self._mark_down(error)
+            await self._adjust_elsewhere(charges)
+
+    async def _adjust_in_outage(self, charges: Sequence[Charge]) -> None:
         try:
             await self._on_primary(lambda: self._primary.adjust(charges))
         except CounterStoreUnavailable:
-            check_charges(charges, acquiring=False)
-            self._remind()
-            if self._policy == "local":
-                await self._local.adjust(charges)
+            await self._adjust_elsewhere(charges)
+
+    async def _adjust_elsewhere(self, charges: Sequence[Charge]) -> None:
+        check_charges(charges, acquiring=False)
+        self._remind()
+        if self._policy == "local":
+            await self._local.adjust(charges)
 
     async def values(self, counters: Sequence[str]) -> tuple[float, ...]:
         try:
