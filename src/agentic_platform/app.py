@@ -141,7 +141,7 @@ async def _start_governance(
     feed = ChangeFeed(sessions, on_change, settings.governance.change_poll_seconds)
     feed.start()
     stack.push_async_callback(feed.stop)
-    governor = UsageGovernor(plans, store)
+    governor = UsageGovernor(plans, store, settings.limits.concurrency_lease_seconds)
     stack.push_async_callback(governor.drain)  # settlements land before the store closes
     return Metering(governor, ledger, settings.governance.default_output_reservation)
 

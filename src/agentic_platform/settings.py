@@ -80,6 +80,13 @@ class LimitsSettings(BaseModel):
         description="How long a counter operation may wait for Redis (a saturated event loop "
         "adds its own delay: too short a timeout turns load into false outages).",
     )
+    concurrency_lease_seconds: float = Field(
+        default=900,
+        gt=0,
+        description="A principal's concurrent-request counter ends this long after its last "
+        "admission, so slots that were never released (a replica crashed mid-request) come "
+        "back. Keep it above the longest request.",
+    )
 
 
 class GovernanceSettings(BaseModel):

@@ -132,6 +132,38 @@ async def test_writes_never_extend_a_counters_ttl(new_store: StoreFactory) -> No
     assert await store.values(["rpm:k1:1"]) == (0.0,)
 
 
+async def test_a_lease_restarts_at_each_admission_and_ends_when_idle(
+    new_store: StoreFactory,
+) -> None:
+    store = new_store()
+    slot = Charge("conc:k1", amount=1, limit=2, ttl_seconds=0.4, lease=True)
+    release = Charge("conc:k1", amount=-1, limit=2, ttl_seconds=0)
+
+    assert (await store.acquire([slot])).admitted
+    await asyncio.sleep(0.25)
+    assert (await store.acquire([slot])).admitted  # the lease restarts: 0.4 s from now
+    await store.adjust([release])  # a release does not restart it
+    await asyncio.sleep(0.25)  # past the first admission's end, within the second's
+
+    both = await store.acquire([slot, slot_of("conc:k2")])
+    assert both.admitted and both.values == (2.0, 1.0)
+    full = await store.acquire([slot])
+    assert not full.admitted and full.retry_after is None  # freed by releases, not by time
+
+    await asyncio.sleep(0.5)  # nobody admitted for longer than the lease: the slots are back
+    assert await store.values(["conc:k1"]) == (0.0,)
+    assert (await store.acquire([slot])).values == (1.0,)
+
+
+def slot_of(name: str) -> Charge:
+    return Charge(name, amount=1, limit=1, ttl_seconds=0.4, lease=True)
+
+
+async def test_a_lease_needs_a_ttl(new_store: StoreFactory) -> None:
+    with pytest.raises(ValueError, match="lease"):
+        await new_store().acquire([Charge("conc:k1", 1, 1, 0, lease=True)])
+
+
 async def test_no_retry_after_when_waiting_cannot_help(new_store: StoreFactory) -> None:
     store = new_store()
     slots = Charge("concurrent:k1", amount=1, limit=1, ttl_seconds=0)

@@ -86,7 +86,9 @@ def _calendar(second: int) -> tuple[str, float, str, float]:
     )
 
 
-def _counters(applied: AppliedPlan, model: str, estimate: Estimate, now: float) -> list[_Counter]:
+def _counters(
+    applied: AppliedPlan, model: str, estimate: Estimate, now: float, lease: float
+) -> list[_Counter]:
     plan = applied.plan
     limits, per_model = plan.limits_for(model)
     scope = f"{applied.subject}:{model}" if per_model else applied.subject
@@ -104,18 +106,26 @@ def _counters(applied: AppliedPlan, model: str, estimate: Estimate, now: float) 
         ("usd-month", f"usd-month:{applied.subject}:{month}", estimate.cost_usd,
          plan.budget_usd_per_month, month_left),
     ]  # fmt: skip
-    return [
-        _Counter(Charge(name, amount, float(limit), ttl), kind, applied, clock + ttl if ttl else 0)
-        for kind, name, amount, limit, ttl in wanted
-        if limit is not None
-    ]
+    counters = []
+    for kind, name, amount, limit, ttl in wanted:
+        if limit is None:
+            continue
+        if kind == "conc":  # released, not windowed: a lease frees slots never released
+            charge = Charge(name, amount, float(limit), lease, lease=True)
+        else:
+            charge = Charge(name, amount, float(limit), ttl)
+        counters.append(_Counter(charge, kind, applied, clock + ttl if ttl else 0))
+    return counters
 
 
 class UsageGovernor:
-    def __init__(self, plans: PlanDirectory, store: CounterStore) -> None:
+    def __init__(
+        self, plans: PlanDirectory, store: CounterStore, concurrency_lease: float = 900
+    ) -> None:
         self.plans = plans
         self._plans = plans
         self._store = store
+        self._lease = concurrency_lease
         self._settling: set[asyncio.Future[None]] = set()
 
     async def admit(self, principal: Principal, model: str, estimate: Estimate) -> Ticket:
@@ -134,7 +144,7 @@ class UsageGovernor:
         now = time.time()
         for entry in applied:
             _check_plan(entry, model)
-            ticket.counters.extend(_counters(entry, model, estimate, now))
+            ticket.counters.extend(_counters(entry, model, estimate, now, self._lease))
         if not ticket.counters:
             return ticket
         admission = await self._store.acquire([c.charge for c in ticket.counters])

@@ -10,7 +10,8 @@ Semantics shared by every backend:
 
 * A counter that does not exist reads as 0.
 * A counter's TTL is set when the counter is created and never extended, so counters are
-  fixed windows that end on time however busy they are. Past its TTL a counter reads as 0.
+  fixed windows that end on time however busy they are; a ``lease`` charge instead restarts
+  its counter's TTL at each admission. Past its TTL a counter reads as 0.
   ``ttl_seconds == 0`` means the counter never expires (concurrency counters).
 * No counter goes below 0: ``adjust()`` clamps at 0. A release that arrives after its counter
   was lost (Redis restarted empty, a window rolled over) must not hand out extra capacity.
@@ -48,6 +49,10 @@ class Charge:
     """Capacity: ``acquire()`` refuses if ``current + amount > limit``. Unused by ``adjust()``."""
     ttl_seconds: float
     """Lifetime of the counter from its creation (the end of its window); 0 = never expires."""
+    lease: bool = False
+    """The TTL restarts at every ``acquire()`` that adds to the counter, so the counter ends
+    ``ttl_seconds`` after its last admission. For concurrency slots: a slot whose release never
+    comes (its replica crashed) is freed once the subject has been idle that long."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +65,9 @@ class Admission:
     refused_index: int | None
     """Index of the first charge that did not fit; None when admitted."""
     retry_after: float | None
-    """Seconds until the refused counter expires. None when waiting cannot help: the counter
-    never expires (ttl 0), or the charge exceeds its limit on its own."""
+    """Seconds until the refused counter expires. None when that is no guide: the counter
+    never expires (ttl 0) or is a lease (freed by releases, not by time), or the charge
+    exceeds its limit on its own."""
 
 
 class CounterStore(Protocol):
@@ -108,8 +114,10 @@ def check_charges(charges: Sequence[Charge], *, acquiring: bool) -> None:
         seen.add(charge.counter)
         if not math.isfinite(charge.amount) or not math.isfinite(charge.ttl_seconds):
             raise ValueError(f"Counter {charge.counter!r}: amount and TTL must be finite.")
-        if charge.ttl_seconds < 0:
-            raise ValueError(f"Counter {charge.counter!r}: ttl_seconds must be >= 0.")
+        if charge.ttl_seconds < 0 or (charge.lease and charge.ttl_seconds == 0):
+            raise ValueError(
+                f"Counter {charge.counter!r}: ttl_seconds must be >= 0 (> 0 for a lease)."
+            )
         if acquiring and (charge.amount < 0 or math.isnan(charge.limit)):
             raise ValueError(
                 f"Counter {charge.counter!r}: acquire() takes amounts >= 0 and a numeric "
@@ -125,7 +133,7 @@ def fits(current: float, charge: Charge) -> bool:
 def retry_after(charge: Charge, remaining_ttl: float | None) -> float | None:
     """The ``Admission.retry_after`` of a refused charge, given its counter's remaining TTL
     (None when the counter has no expiry or does not exist)."""
-    if charge.ttl_seconds == 0 or charge.amount > charge.limit + TOLERANCE:
+    if charge.ttl_seconds == 0 or charge.lease or charge.amount > charge.limit + TOLERANCE:
         return None
     if remaining_ttl is None:
         return None

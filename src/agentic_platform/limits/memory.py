@@ -53,6 +53,9 @@ class MemoryCounterStore:
                     remaining = counter.expires_at - now
                 return Admission(False, current, index, retry_after(charge, remaining))
         values = tuple(self._add(charge, now) for charge in charges)
+        for charge in charges:
+            if charge.lease:
+                self._renew(charge.counter, now + charge.ttl_seconds)
         return Admission(True, values, None, None)
 
     def adjust(self, charges: Sequence[Charge]) -> Awaitable[None]:
@@ -96,11 +99,20 @@ class MemoryCounterStore:
         counter.value += charge.amount
         return counter.value
 
+    def _renew(self, name: str, expires_at: float) -> None:
+        """Move a lease's end; its one heap entry is moved when it comes due."""
+        self._counters[name].expires_at = expires_at
+
     def _prune(self) -> float:
         """Drop every counter past its deadline; returns the time it pruned at."""
         now = time.monotonic()
         while self._deadlines and self._deadlines[0][0] <= now:
             _, _, name, counter = heapq.heappop(self._deadlines)
-            if self._counters.get(name) is counter:
+            if self._counters.get(name) is not counter:
+                continue
+            if counter.expires_at is not None and counter.expires_at > now:  # a renewed lease
+                entry = (counter.expires_at, next(self._sequence), name, counter)
+                heapq.heappush(self._deadlines, entry)
+            else:
                 del self._counters[name]
         return now

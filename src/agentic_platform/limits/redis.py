@@ -49,7 +49,8 @@ from agentic_platform.limits.base import (
 _BATCH = r"""
 -- ARGV[1] = tolerance; then one argument per operation, its fields joined by the unit
 -- separator (byte 31): kind ('a' acquire, 'j' adjust), then per counter: acquire: key,
--- amount, limit, ttl in ms; adjust: key, amount, ttl in ms (0 = no expiry).
+-- amount, limit, ttl in ms (negative: a lease, its TTL restarts); adjust: key, amount, ttl
+-- in ms (0 = no expiry).
 -- Reply: one string per operation, joined the same way: acquire: admitted (1/0), refused
 -- index (0-based, -1 if admitted), refused key's PTTL, then every counter's value; adjust: ''.
 local tolerance = tonumber(ARGV[1])
@@ -83,7 +84,9 @@ local function acquire(f)
     local at = 4 * i - 2
     reply[3 + i] = redis.call('INCRBYFLOAT', f[at], f[at + 1])
     local ttl_ms = tonumber(f[at + 3])
-    if not current[i] and ttl_ms > 0 then
+    if ttl_ms < 0 then
+      redis.call('PEXPIRE', f[at], -ttl_ms)
+    elseif not current[i] and ttl_ms > 0 then
       redis.call('PEXPIRE', f[at], ttl_ms)
     end
   end
@@ -195,7 +198,7 @@ class RedisCounterStore:
                 self._key(charge.counter),
                 repr(float(charge.amount)),
                 repr(float(charge.limit)),
-                str(_ttl_ms(charge.ttl_seconds)),
+                str(-_ttl_ms(charge.ttl_seconds) if charge.lease else _ttl_ms(charge.ttl_seconds)),
             ]
         answer = self._submit(SEPARATOR.join(fields))
         try:
