@@ -28,7 +28,7 @@ from agentic_platform.errors import (
     UpstreamRequestError,
 )
 from agentic_platform.llm_gateway.catalog import Deployment
-from agentic_platform.llm_gateway.providers import local, local_grammar
+from agentic_platform.llm_gateway.providers import local, local_answer, local_grammar, local_request
 from agentic_platform.llm_gateway.providers.local_embedder import MiniLMEmbedder
 from agentic_platform.llm_gateway.providers.registry import (
     build_chat_provider,
@@ -102,7 +102,7 @@ def test_tools_are_described_in_the_system_message_and_history_is_text() -> None
             {"role": "tool", "tool_call_id": "call_1", "content": "Sunny"},
         ],
     )
-    payload, _ = local.build_payload(request)
+    payload, _ = local_request.build_payload(request)
     system, _, assistant, tool = payload["messages"]
     assert system["content"].startswith("Be brief.\n\n")
     assert '"name": "get_weather"' in system["content"]
@@ -125,22 +125,28 @@ def _grammar_schema(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_forced_tool_choices_constrain_the_output() -> None:
-    named, _ = local.build_payload(make_request(tools=[WEATHER, TIME], tool_choice=NAMED_WEATHER))
+    named, _ = local_request.build_payload(
+        make_request(tools=[WEATHER, TIME], tool_choice=NAMED_WEATHER)
+    )
     parameters = WEATHER["function"]["parameters"]  # type: ignore[index]
     assert _grammar_schema(named) == {**parameters, "additionalProperties": False}
-    required, _ = local.build_payload(make_request(tools=[WEATHER, TIME], tool_choice="required"))
+    required, _ = local_request.build_payload(
+        make_request(tools=[WEATHER, TIME], tool_choice="required")
+    )
     names = [v["properties"]["name"]["const"] for v in _grammar_schema(required)["anyOf"]]
     assert names == ["get_weather", "get_time"]
-    auto, _ = local.build_payload(make_request(tools=[WEATHER]))
+    auto, _ = local_request.build_payload(make_request(tools=[WEATHER]))
     assert "grammar" not in auto
 
 
 def test_a_schema_that_cannot_constrain_the_model_is_the_callers_error() -> None:
     bad = {"type": "json_schema", "json_schema": {"name": "a", "schema": {"type": "x"}}}
     with pytest.raises(UpstreamRequestError) as caught:
-        local.build_payload(make_request(response_format=bad))
+        local_request.build_payload(make_request(response_format=bad))
     assert caught.value.status_code == 400 and "Invalid type" in caught.value.message
-    json_object, _ = local.build_payload(make_request(response_format={"type": "json_object"}))
+    json_object, _ = local_request.build_payload(
+        make_request(response_format={"type": "json_object"})
+    )
     assert _grammar_schema(json_object) == {"type": "object"}
 
 
@@ -155,7 +161,7 @@ def test_sampling_fields_and_response_format_are_passed_on() -> None:
         logit_bias={"1": 5},
         response_format={"type": "json_schema", "json_schema": {"name": "r", "schema": schema}},
     )
-    payload, _ = local.build_payload(request)
+    payload, _ = local_request.build_payload(request)
     assert payload["max_tokens"] == 7 and payload["top_p"] == 0.5 and payload["top_k"] == 5
     assert payload["stop"] == ["\n"] and payload["seed"] == 3 and "logit_bias" not in payload
     assert _grammar_schema(payload) == {**schema, "additionalProperties": False}
@@ -164,18 +170,20 @@ def test_sampling_fields_and_response_format_are_passed_on() -> None:
 
 def test_json_tool_calls_are_recognised_only_for_known_tools() -> None:
     names = frozenset({"get_weather"})
-    calls = local.parse_tool_calls('{"name": "get_weather", "arguments": {"city": "Oslo"}}', names)
+    calls = local_answer.parse_tool_calls(
+        '{"name": "get_weather", "arguments": {"city": "Oslo"}}', names
+    )
     assert [(c.function.name, json.loads(c.function.arguments)) for c in calls] == [
         ("get_weather", {"city": "Oslo"})
     ]
-    assert local.parse_tool_calls('{"name": "rm_rf", "arguments": {}}', names) == []
-    assert local.parse_tool_calls("Sunny today", names) == []
+    assert local_answer.parse_tool_calls('{"name": "rm_rf", "arguments": {}}', names) == []
+    assert local_answer.parse_tool_calls("Sunny today", names) == []
 
 
 def test_images_are_refused() -> None:
     image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
     with pytest.raises(UnsupportedFeatureError):
-        local.build_payload(make_request(content=[image]))  # type: ignore[arg-type]
+        local_request.build_payload(make_request(content=[image]))  # type: ignore[arg-type]
 
 
 def test_wrong_settings_fail_at_construction() -> None:
@@ -408,8 +416,8 @@ def llama_chunks(*texts: str, finish: str = "stop") -> list[dict[str, Any]]:
 def translate(
     request: ChatCompletionRequest, raws: list[dict[str, Any]]
 ) -> list[ChatCompletionChunk]:
-    _, plan = local.build_payload(request)
-    translator = local.ChunkTranslator(plan, "chatcmpl-1", request.model)
+    _, plan = local_request.build_payload(request)
+    translator = local_answer.ChunkTranslator(plan, "chatcmpl-1", request.model)
     return [chunk for raw in raws for chunk in translator.translate(raw)] + translator.closing()
 
 
