@@ -15,7 +15,6 @@ import functools
 import logging
 import math
 import time
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -187,9 +186,13 @@ class UsageGovernor:
         except Exception as error:
             logger.warning("could not settle usage against limits", exc_info=error)
             return
-        task = asyncio.ensure_future(_landed(started))
-        self._settling.add(task)
-        task.add_done_callback(self._settling.discard)
+        if isinstance(started, asyncio.Future) and started.done():  # applied at once
+            _report(started)
+            return
+        landing = started if isinstance(started, asyncio.Future) else asyncio.ensure_future(started)
+        landing.add_done_callback(_report)
+        self._settling.add(landing)
+        landing.add_done_callback(self._settling.discard)
 
     async def drain(self) -> None:
         """Wait for every settlement still on its way (at shutdown, before the store closes)."""
@@ -197,10 +200,11 @@ class UsageGovernor:
             await asyncio.wait(list(self._settling))
 
 
-async def _landed(adjustment: Awaitable[None]) -> None:
-    try:
-        await adjustment
-    except Exception as error:  # the counter store may be down; limits self-heal per window
+def _report(landing: asyncio.Future[None]) -> None:
+    """Log a settlement that could not land (the counter store may be down; limits self-heal
+    per window)."""
+    error = None if landing.cancelled() else landing.exception()
+    if error is not None:
         logger.warning("could not settle usage against limits", exc_info=error)
 
 
