@@ -173,12 +173,16 @@ def _speed_rows(result: Result, users: int) -> list[str]:
     return rows
 
 
+def heading(model: str | None) -> str:
+    """Each extraction model has its own part, beside the raw-turn one."""
+    return RAW if model is None else f"{EXTRACTED} (model: `{model}`)"
+
+
 def section(
     result: Result, conversations: list[Conversation], model: str | None, command: str
 ) -> str:
-    heading = RAW if model is None else f"{EXTRACTED} (model: `{model}`)"
     lines = [
-        heading,
+        heading(model),
         "",
         f"Command: `{command}` — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Other processes used "
         f"{result.other_cores['load']:.1f} cores while loading and "
@@ -213,8 +217,7 @@ def write(path: Path, part: str, model: str | None) -> None:
     before, ours, after = _split(current, SECTION)
     if not ours:
         before, ours, after = current.rstrip("\n") + "\n\n", f"{SECTION}\n\n{INTRO}\n", ""
-    own = RAW if model is None else EXTRACTED
-    head, _old, tail = _split(ours, own)
+    head, _old, tail = _split(ours, heading(model))
     if not _old:
         head, tail = ours.rstrip("\n") + "\n\n", ""
     updated = before + head + part + ("\n" + tail if tail else "") + ("\n" + after if after else "")

@@ -43,7 +43,11 @@ def _command() -> list[str]:
 
 
 def start_platform(
-    work: Path, logs: Path, extraction_model: str | None, settings: list[str]
+    work: Path,
+    logs: Path,
+    extraction_model: str | None,
+    settings: list[str],
+    config: Path | None = None,
 ) -> tuple[procs.Server, str]:
     key = "agp_" + secrets.token_urlsafe(32)
     port = procs.free_port()
@@ -60,6 +64,8 @@ def start_platform(
     for setting in settings:
         name, _, value = setting.partition("=")
         env[f"AGENTIC_MEMORY__{name.upper()}"] = value
+    if config is not None:
+        env["AGENTIC_CONFIG_FILE"] = str(config.resolve())
     server = procs.start("memory-platform", [*_command(), "up"], port=port, env=env, logs=logs)
     try:
         procs.wait_ready(server, "/healthz", timeout=120)
@@ -256,6 +262,13 @@ def _arguments() -> argparse.Namespace:
         metavar="SETTING=VALUE",
         help="a memory setting for the platform, e.g. extraction_max_attempts=1",
     )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="a settings file for the platform (AGENTIC_CONFIG_FILE), e.g. a catalog with "
+        "another extraction model",
+    )
     parser.add_argument("--throughput", type=int, default=3200, help="appends (0: skip)")
     parser.add_argument(
         "--pace", type=float, default=10, help="turns/s per user while loading (0: flat out)"
@@ -281,7 +294,9 @@ def main() -> None:
     if args.quiet_wait:
         wait_until_quiet(args.quiet_wait)
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
-        server, key = start_platform(Path(tmp), logs, args.extraction_model, args.memory)
+        server, key = start_platform(
+            Path(tmp), logs, args.extraction_model, args.memory, args.config
+        )
         try:
             bench = Bench(server.base, key, args.pace)
             result = asyncio.run(measure(bench, conversations, args))
