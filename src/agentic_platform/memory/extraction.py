@@ -12,8 +12,9 @@ dropped rather than failing the batch.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any, Literal, get_args
 
@@ -175,7 +176,7 @@ class Prompt:
             raise ExtractionError(
                 f"the model's reply does not fit: {where}: {first['msg']}"
             ) from None
-        return [self._operation(i, item) for i, item in enumerate(raw.operations)]
+        return _sensible([self._operation(i, item) for i, item in enumerate(raw.operations)])
 
     def _operation(self, index: int, item: _RawOperation) -> Operation:
         where = f"operation {index + 1}"
@@ -206,6 +207,47 @@ def _operation_schema(
         "required": list(properties),
         "additionalProperties": False,
     }
+
+
+KEPT_WORDS = 0.3
+"""Share of a memory's words an update must keep to count as one (see :func:`_sensible`)."""
+
+
+def _sensible(operations: list[Operation]) -> list[Operation]:
+    """What a valid reply means, without what small models get wrong inside valid JSON.
+
+    * An operation that repeats a text already written by this reply (models loop) is dropped,
+      and so is a second operation on the same memory: the first one stands.
+    * An ``update`` that keeps under :data:`KEPT_WORDS` of its memory's words is not a newer
+      version of that fact but another fact: it is added, and the memory stays.
+    """
+    kept: list[Operation] = []
+    texts: set[str] = set()
+    targets: set[str] = set()
+    for operation in operations:
+        text = operation.text.casefold().rstrip(".")
+        if (operation.action != "delete" and text in texts) or (
+            operation.target is not None and operation.target.id in targets
+        ):
+            continue
+        if operation.action == "update" and _states_another_fact(operation):
+            operation = replace(operation, action="add", target=None)
+        texts.add(text)
+        if operation.target is not None:
+            targets.add(operation.target.id)
+        kept.append(operation)
+    return kept
+
+
+def _states_another_fact(update: Operation) -> bool:
+    if update.target is None:
+        return False
+    before, after = _words(update.target.text), _words(update.text)
+    return bool(before) and len(before & after) < KEPT_WORDS * len(before)
+
+
+def _words(text: str) -> set[str]:
+    return {word for word in re.findall(r"\w+", text.casefold()) if len(word) > 2}
 
 
 def _turn_line(label: str, turn: MessageRow) -> str:
