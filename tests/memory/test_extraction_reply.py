@@ -45,6 +45,7 @@ def test_repeated_operations_are_dropped() -> None:
             ("update", "M1", "Sam lives in Bergen since April 2024."),
             ("update", "M1", "Sam lives in Bergen."),  # the same memory again
             ("update", "M2", "Sam adopted a puppy named Rex."),  # a text already written
+            ("update", "M2", "Sam likes jazz"),  # changes nothing
         )
     )
     assert [(o.action, o.text) for o in operations] == [

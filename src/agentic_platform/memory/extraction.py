@@ -217,7 +217,8 @@ def _sensible(operations: list[Operation]) -> list[Operation]:
     """What a valid reply means, without what small models get wrong inside valid JSON.
 
     * An operation that repeats a text already written by this reply (models loop) is dropped,
-      and so is a second operation on the same memory: the first one stands.
+      and so are an update that changes nothing and a second operation on the same memory
+      (the first one stands).
     * An ``update`` that keeps under :data:`KEPT_WORDS` of its memory's words is not a newer
       version of that fact but another fact: it is added, and the memory stays.
     """
@@ -226,9 +227,15 @@ def _sensible(operations: list[Operation]) -> list[Operation]:
     targets: set[str] = set()
     for operation in operations:
         text = operation.text.casefold().rstrip(".")
-        if (operation.action != "delete" and text in texts) or (
-            operation.target is not None and operation.target.id in targets
-        ):
+        target = operation.target
+        unchanged = (
+            target is not None
+            and operation.action == "update"
+            and (target.text.casefold().rstrip(".") == text)
+        )
+        if unchanged or (operation.action != "delete" and text in texts):
+            continue
+        if target is not None and target.id in targets:
             continue
         if operation.action == "update" and _states_another_fact(operation):
             operation = replace(operation, action="add", target=None)
