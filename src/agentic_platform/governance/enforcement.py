@@ -157,7 +157,7 @@ class UsageGovernor:
         """Replace the reservation with what was really used, and free the concurrency slot.
 
         The answer does not wait for the counter store: the adjustment starts here (applied,
-        or queued ahead of any later admission) and a task sees it land. A failure is logged,
+        or queued ahead of any later admission) and lands in the background. A failure is logged,
         never raised: the answer has already been produced. :meth:`drain` waits for them."""
         if ticket.settled:
             return
@@ -186,10 +186,10 @@ class UsageGovernor:
         except Exception as error:
             logger.warning("could not settle usage against limits", exc_info=error)
             return
-        if isinstance(started, asyncio.Future) and started.done():  # applied at once
-            _report(started)
+        landing = asyncio.ensure_future(started)  # a future stays itself: no task for it
+        if landing.done():  # applied at once
+            _report(landing)
             return
-        landing = started if isinstance(started, asyncio.Future) else asyncio.ensure_future(started)
         landing.add_done_callback(_report)
         self._settling.add(landing)
         landing.add_done_callback(self._settling.discard)

@@ -32,7 +32,6 @@ from typing import Any
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from agentic_platform.limits.base import (
@@ -273,7 +272,7 @@ class RedisCounterStore:
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
                 args: list[str | int] = [repr(TOLERANCE), *(op.packed for op in batch)]
                 try:
-                    replies = await self._call(self._script, [], args)
+                    replies = await self._call(args)
                 except CounterStoreUnavailable as error:
                     for operation in batch:
                         if not operation.answer.done():
@@ -295,11 +294,11 @@ class RedisCounterStore:
         if refund:
             self._submit(self._adjustment(refund))
 
-    async def _call(self, script: AsyncScript, keys: list[str], args: list[str | int]) -> list[Any]:
-        """Run a script; any Redis failure (down, timed out, out of memory, read-only replica
-        after a failover, still loading) means the counters cannot be trusted right now."""
+    async def _call(self, args: list[str | int]) -> list[Any]:
+        """Run the batch script; any Redis failure (down, timed out, out of memory, read-only
+        replica after a failover, still loading) means the counters cannot be trusted now."""
         try:
-            reply: list[Any] = await script(keys=keys, args=args)
+            reply: list[Any] = await self._script(keys=[], args=args)
         except RedisError as error:
             raise CounterStoreUnavailable(f"Redis did not answer: {error}") from error
         return reply

@@ -12,7 +12,6 @@ dropped rather than failing the batch.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -24,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from agentic_platform.memory.index import turn_text
 from agentic_platform.memory.models import MemoryRow, MessageRow
 from agentic_platform.memory.schemas import MemoryType
+from agentic_platform.memory.store import content_hash
+from agentic_platform.search.lexical import Analyzer
 
 MAX_MEMORY_CHARS = 200
 MAX_OPERATIONS = 5
@@ -211,6 +212,7 @@ def _operation_schema(
 
 KEPT_WORDS = 0.3
 """Share of a memory's words an update must keep to count as one (see :func:`_sensible`)."""
+_ANALYZER = Analyzer()  # words as search sees them: stemmed, without stop words
 
 
 def _sensible(operations: list[Operation]) -> list[Operation]:
@@ -226,12 +228,12 @@ def _sensible(operations: list[Operation]) -> list[Operation]:
     texts: set[str] = set()
     targets: set[str] = set()
     for operation in operations:
-        text = operation.text.casefold().rstrip(".")
+        text = content_hash(operation.text)  # the store's notion of the same memory
         target = operation.target
         unchanged = (
             target is not None
             and operation.action == "update"
-            and (target.text.casefold().rstrip(".") == text)
+            and content_hash(target.text) == text
         )
         if unchanged or (operation.action != "delete" and text in texts):
             continue
@@ -249,12 +251,8 @@ def _sensible(operations: list[Operation]) -> list[Operation]:
 def _states_another_fact(update: Operation) -> bool:
     if update.target is None:
         return False
-    before, after = _words(update.target.text), _words(update.text)
+    before, after = set(_ANALYZER.terms(update.target.text)), set(_ANALYZER.terms(update.text))
     return bool(before) and len(before & after) < KEPT_WORDS * len(before)
-
-
-def _words(text: str) -> set[str]:
-    return {word for word in re.findall(r"\w+", text.casefold()) if len(word) > 2}
 
 
 def _turn_line(label: str, turn: MessageRow) -> str:
