@@ -2,47 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
-import httpx
 import orjson
 
+from agentic_platform.clients.base import ApiClient, raise_for
 from agentic_platform.clients.llm import GatewayClientError
 
 
-class AdminClient:
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        timeout: float = 30.0,
-    ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + "/admin/v1",
-            headers={"Authorization": f"Bearer {api_key}"},
-            transport=transport,
-            timeout=timeout,
-        )
-
-    async def __aenter__(self) -> AdminClient:
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self._http.aclose()
+class AdminClient(ApiClient):
+    api = "/admin/v1"
+    default_timeout = 30.0
 
     async def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """JSON in, JSON out; an error answer raises with the platform's own message."""
         response = await self._http.request(method, path, **kwargs)
-        if response.status_code >= 400:
-            message = f"HTTP {response.status_code}"
-            with contextlib.suppress(orjson.JSONDecodeError, KeyError, TypeError):
-                message = str(orjson.loads(response.content)["error"]["message"])
-            error = GatewayClientError(message)
-            error.status_code = response.status_code
-            raise error
+        raise_for(response, GatewayClientError)
         if not response.content:
             return None
         if response.headers.get("content-type", "").startswith("text/csv"):

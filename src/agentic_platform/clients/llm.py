@@ -7,9 +7,9 @@ import struct
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import orjson
 
+from agentic_platform.clients.base import ApiClient, raise_for
 from agentic_platform.errors import PlatformError, UpstreamError
 from agentic_platform.llm_gateway.schemas import (
     ChatCompletion,
@@ -23,54 +23,18 @@ class GatewayClientError(PlatformError):
     """The gateway answered with an error; ``status_code`` and the message are the gateway's."""
 
 
-def _raise_for(response: httpx.Response, body: bytes) -> None:
-    if response.status_code < 400:
-        return
-    message = f"HTTP {response.status_code}"
-    try:
-        error = orjson.loads(body)["error"]
-        message = str(error["message"])
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        pass
-    failure = GatewayClientError(message)
-    failure.status_code = response.status_code
-    raise failure
-
-
-class LLMClient:
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        timeout: float = 120.0,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + "/llm/v1",
-            headers={"Authorization": f"Bearer {api_key}", **(headers or {})},
-            transport=transport,
-            timeout=timeout,
-        )
-
-    async def __aenter__(self) -> LLMClient:
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
+class LLMClient(ApiClient):
+    api = "/llm/v1"
+    default_timeout = 120.0
 
     async def models(self) -> ModelList:
         response = await self._http.get("/models")
-        _raise_for(response, response.content)
+        raise_for(response, GatewayClientError)
         return ModelList.model_validate_json(response.content)
 
     async def chat(self, **request: Any) -> ChatCompletion:
         response = await self._http.post("/chat/completions", json={**request, "stream": False})
-        _raise_for(response, response.content)
+        raise_for(response, GatewayClientError)
         return ChatCompletion.model_validate_json(response.content)
 
     async def embeddings(
@@ -80,14 +44,15 @@ class LLMClient:
         large batches; decode with :func:`decode_embedding`)."""
         payload = {**request, "model": model, "input": input}
         response = await self._http.post("/embeddings", json=payload)
-        _raise_for(response, response.content)
+        raise_for(response, GatewayClientError)
         return EmbeddingResponse.model_validate_json(response.content)
 
     async def stream_chat(self, **request: Any) -> AsyncIterator[ChatCompletionChunk]:
         payload = {**request, "stream": True, "stream_options": {"include_usage": True}}
         async with self._http.stream("POST", "/chat/completions", json=payload) as response:
             if response.status_code >= 400:
-                _raise_for(response, await response.aread())
+                await response.aread()
+                raise_for(response, GatewayClientError)
             async for line in response.aiter_lines():
                 if not line.startswith("data: "):
                     continue

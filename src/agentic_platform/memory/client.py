@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
-import httpx
 import orjson
 from pydantic import BaseModel
 
+from agentic_platform.clients.base import ApiClient, raise_for
 from agentic_platform.errors import PlatformError
 from agentic_platform.memory import schemas
 
@@ -24,49 +24,13 @@ class MemoryClientError(PlatformError):
     """The gateway answered with an error: its status, message, code and param."""
 
 
-def _raise_for(response: httpx.Response) -> None:
-    if response.status_code < 400:
-        return
-    message, code, param = f"HTTP {response.status_code}", None, None
-    try:
-        error = orjson.loads(response.content)["error"]
-        message, code, param = str(error["message"]), error.get("code"), error.get("param")
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        pass
-    failure = MemoryClientError(message, code=code, param=param)
-    failure.status_code = response.status_code
-    raise failure
-
-
 def _clean(values: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
-class MemoryClient:
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        timeout: float = 30.0,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + "/memory/v1",
-            headers={"Authorization": f"Bearer {api_key}", **(headers or {})},
-            transport=transport,
-            timeout=timeout,
-        )
-
-    async def __aenter__(self) -> MemoryClient:
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
+class MemoryClient(ApiClient):
+    api = "/memory/v1"
+    default_timeout = 30.0
 
     async def _send(
         self, model: type[M], method: str, path: str, *, body: Any = None, **params: Any
@@ -78,11 +42,11 @@ class MemoryClient:
             headers={"Content-Type": "application/json"} if body is not None else None,
             params=_clean(params) or None,
         )
-        _raise_for(response)
+        raise_for(response, MemoryClientError)
         return model.model_validate_json(response.content)
 
     async def _delete(self, path: str, **params: Any) -> None:
-        _raise_for(await self._http.delete(path, params=_clean(params) or None))
+        raise_for(await self._http.delete(path, params=_clean(params) or None), MemoryClientError)
 
     # --- sessions ------------------------------------------------------------------------
 

@@ -9,14 +9,13 @@ server's status and message.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-import httpx
 from pydantic import BaseModel
 
+from agentic_platform.clients.base import ApiClient, raise_for
 from agentic_platform.clients.llm import GatewayClientError
 from agentic_platform.retrieval.schemas import (
     Document,
@@ -39,51 +38,18 @@ def _documents(documents: Sequence[DocumentIn | dict[str, Any]]) -> list[dict[st
     ]
 
 
-def _raise_for(response: httpx.Response) -> None:
-    if response.status_code < 400:
-        return
-    message = f"HTTP {response.status_code}"
-    with contextlib.suppress(ValueError, KeyError, TypeError):
-        message = str(response.json()["error"]["message"])
-    failure = GatewayClientError(message)
-    failure.status_code = response.status_code
-    raise failure
-
-
-class RetrievalClient:
+class RetrievalClient(ApiClient):
     """The retrieval API for one API key (or a service key acting for a user)."""
 
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        timeout: float = 120.0,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + "/retrieval/v1",
-            headers={"Authorization": f"Bearer {api_key}", **(headers or {})},
-            transport=transport,
-            timeout=timeout,
-        )
-
-    async def __aenter__(self) -> RetrievalClient:
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
+    api = "/retrieval/v1"
+    default_timeout = 120.0
 
     async def _call(
         self, method: str, path: str, model: type[M], json: Any = None, **params: Any
     ) -> M:
         query = {k: v for k, v in params.items() if v is not None}
         response = await self._http.request(method, path, json=json, params=query)
-        _raise_for(response)
+        raise_for(response, GatewayClientError)
         return model.model_validate_json(response.content)
 
     async def create_knowledge_base(self, name: str, **settings: Any) -> KnowledgeBase:
@@ -98,7 +64,7 @@ class RetrievalClient:
         return await self._call("GET", f"/knowledge-bases/{kb}", KnowledgeBase)
 
     async def delete_knowledge_base(self, kb: str) -> None:
-        _raise_for(await self._http.delete(f"/knowledge-bases/{kb}"))
+        raise_for(await self._http.delete(f"/knowledge-bases/{kb}"), GatewayClientError)
 
     async def add_documents(
         self, kb: str, documents: Sequence[DocumentIn | dict[str, Any]]
@@ -138,7 +104,10 @@ class RetrievalClient:
         return await self._call("GET", f"/knowledge-bases/{kb}/documents/{document_id}", Document)
 
     async def delete_document(self, kb: str, document_id: str) -> None:
-        _raise_for(await self._http.delete(f"/knowledge-bases/{kb}/documents/{document_id}"))
+        raise_for(
+            await self._http.delete(f"/knowledge-bases/{kb}/documents/{document_id}"),
+            GatewayClientError,
+        )
 
     async def retrieve(
         self,
