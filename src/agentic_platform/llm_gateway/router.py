@@ -7,14 +7,14 @@ the gateway's hot path, and FastAPI's dependency machinery cost more than the ke
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.responses import Response, StreamingResponse
 
 from agentic_platform.dependencies import current_principal, llm_gateway, metering
-from agentic_platform.errors import InvalidRequestError, PlatformError
+from agentic_platform.errors import PlatformError
 from agentic_platform.governance.metering import estimate_call
 from agentic_platform.llm_gateway.schemas import (
     ChatCompletion,
@@ -24,8 +24,8 @@ from agentic_platform.llm_gateway.schemas import (
     ModelList,
     Usage,
 )
+from agentic_platform.web.bodies import body_schema, json_response, parse_body
 from agentic_platform.web.disconnect import ClientDisconnected, cancel_on_disconnect
-from agentic_platform.web.errors import from_pydantic
 from agentic_platform.web.middleware import direct
 from agentic_platform.web.sse import chat_events
 
@@ -36,39 +36,10 @@ router = APIRouter(prefix="/llm/v1", tags=["llm"])
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema()}},
-        }
-    }
-
-
-async def _parse(request: Request, model: type[M]) -> M:
-    """Validate the raw body in one pass (pydantic's JSON parser), so malformed JSON and wrong
-    types both get a 400 that names the field."""
-    body = await request.body()
-    if not body:
-        raise InvalidRequestError("The request body is empty: send a JSON object.")
-    try:
-        return model.model_validate_json(body)
-    except ValidationError as exc:
-        raise from_pydantic(exc) from None
-
-
-def _json(model: BaseModel, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        model.__pydantic_serializer__.to_json(model),
-        media_type="application/json",
-        headers=headers,
-    )
-
-
 @router.post(
     "/chat/completions",
     response_model=ChatCompletion,
-    openapi_extra=_body_schema(ChatCompletionRequest),
+    openapi_extra=body_schema(ChatCompletionRequest),
     summary="Create a chat completion (OpenAI-compatible; stream with `stream: true`).",
 )
 @direct
@@ -76,7 +47,7 @@ async def chat_completions(request: Request) -> Response:
     caller = await current_principal(request)
     gateway = await llm_gateway(request)
     meter = await metering(request)
-    body = await _parse(request, ChatCompletionRequest)
+    body = await parse_body(request, ChatCompletionRequest)
     entry = gateway.chat_entry(body)
     output = body.output_limit or meter.default_output_reservation
     estimate = estimate_call(entry, len(await request.body()), output)
@@ -97,13 +68,13 @@ async def chat_completions(request: Request) -> Response:
         await call.fail(error.status_code, error.code or error.error_type)
         raise
     await call.succeed(outcome.completion.usage, outcome.deployment)
-    return _json(outcome.completion, call.headers)
+    return json_response(outcome.completion, headers=call.headers)
 
 
 @router.post(
     "/embeddings",
     response_model=EmbeddingResponse,
-    openapi_extra=_body_schema(EmbeddingRequest),
+    openapi_extra=body_schema(EmbeddingRequest),
     summary="Embed a string or a list of strings (OpenAI-compatible).",
 )
 @direct
@@ -111,7 +82,7 @@ async def embeddings(request: Request) -> Response:
     caller = await current_principal(request)
     gateway = await llm_gateway(request)
     meter = await metering(request)
-    body = await _parse(request, EmbeddingRequest)
+    body = await parse_body(request, EmbeddingRequest)
     entry = gateway.catalog.get(body.model, "embedding")
     estimate = estimate_call(entry, sum(len(text) for text in body.texts), 0)
     call = await meter.begin(caller, "embeddings", entry.alias, estimate, streamed=False)
@@ -125,11 +96,11 @@ async def embeddings(request: Request) -> Response:
         raise
     tokens = outcome.response.usage.prompt_tokens
     await call.succeed(Usage.of(tokens, 0), outcome.deployment)
-    return _json(outcome.response, call.headers)
+    return json_response(outcome.response, headers=call.headers)
 
 
 @router.get("/models", response_model=ModelList, summary="List the models in the catalog.")
 @direct
 async def models(request: Request) -> Response:
     await current_principal(request)
-    return _json((await llm_gateway(request)).models())
+    return json_response((await llm_gateway(request)).models())

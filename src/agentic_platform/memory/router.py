@@ -4,10 +4,10 @@ wrong fields both get a 400 naming the field, before anything is written."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from agentic_platform.auth.principal import Principal
@@ -15,7 +15,7 @@ from agentic_platform.dependencies import current_principal, platform
 from agentic_platform.errors import InvalidRequestError, ServiceUnavailableError
 from agentic_platform.memory import schemas
 from agentic_platform.memory.service import MemoryGateway
-from agentic_platform.web.errors import from_pydantic
+from agentic_platform.web.bodies import body_schema, json_response, parse_body
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -36,33 +36,6 @@ Offset = Annotated[int, Query(ge=0)]
 UserId = Annotated[str | None, Query(description="Whose data (admins only).")]
 
 
-def _body(model: type[BaseModel]) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema()}},
-        }
-    }
-
-
-async def _parse(request: Request, model: type[M]) -> M:
-    body = await request.body()
-    if not body:
-        raise InvalidRequestError("The request body is empty: send a JSON object.")
-    try:
-        return model.model_validate_json(body)
-    except ValidationError as exc:
-        raise from_pydantic(exc) from None
-
-
-def _json(model: BaseModel, status_code: int = 200) -> Response:
-    return Response(
-        model.__pydantic_serializer__.to_json(model),
-        status_code=status_code,
-        media_type="application/json",
-    )
-
-
 # --- sessions ----------------------------------------------------------------------------
 
 
@@ -70,13 +43,13 @@ def _json(model: BaseModel, status_code: int = 200) -> Response:
     "/sessions",
     status_code=201,
     response_model=schemas.SessionOut,
-    openapi_extra=_body(schemas.SessionCreate),
+    openapi_extra=body_schema(schemas.SessionCreate),
 )
 async def create_session(request: Request, caller: Caller, memory: Memory) -> Response:
     """Start a conversation between the caller (or, for admins, ``user_id``) and an agent."""
-    spec = await _parse(request, schemas.SessionCreate)
+    spec = await parse_body(request, schemas.SessionCreate)
     row = await memory.sessions.create(caller, spec)
-    return _json(schemas.SessionOut.model_validate(row), 201)
+    return json_response(schemas.SessionOut.model_validate(row), 201)
 
 
 @router.get("/sessions", response_model=schemas.SessionList)
@@ -93,12 +66,14 @@ async def list_sessions(
         caller, user_id=user_id, agent_id=agent_id, limit=limit, offset=offset
     )
     data = [schemas.SessionOut.model_validate(row) for row in rows]
-    return _json(schemas.SessionList(data=data, has_more=more))
+    return json_response(schemas.SessionList(data=data, has_more=more))
 
 
 @router.get("/sessions/{session_id}", response_model=schemas.SessionOut)
 async def get_session(session_id: str, caller: Caller, memory: Memory) -> Response:
-    return _json(schemas.SessionOut.model_validate(await memory.sessions.get(caller, session_id)))
+    return json_response(
+        schemas.SessionOut.model_validate(await memory.sessions.get(caller, session_id))
+    )
 
 
 @router.delete("/sessions/{session_id}", status_code=204)
@@ -119,15 +94,15 @@ async def delete_session(
     "/sessions/{session_id}/messages",
     status_code=201,
     response_model=schemas.MessageOut,
-    openapi_extra=_body(schemas.MessageCreate),
+    openapi_extra=body_schema(schemas.MessageCreate),
 )
 async def append_message(
     session_id: str, request: Request, caller: Caller, memory: Memory
 ) -> Response:
     """Append one turn. Indexing and memory extraction happen later, in the background."""
-    message = await _parse(request, schemas.MessageCreate)
+    message = await parse_body(request, schemas.MessageCreate)
     row = await memory.sessions.append(caller, session_id, message)
-    return _json(schemas.MessageOut.model_validate(row), 201)
+    return json_response(schemas.MessageOut.model_validate(row), 201)
 
 
 @router.get("/sessions/{session_id}/messages", response_model=schemas.MessageList)
@@ -147,13 +122,13 @@ async def list_messages(
         caller, session_id, limit=limit, after=after, before=before, last=last
     )
     data = [schemas.MessageOut.model_validate(row) for row in rows]
-    return _json(schemas.MessageList(data=data, has_more=more))
+    return json_response(schemas.MessageList(data=data, has_more=more))
 
 
 @router.get("/sessions/{session_id}/extraction", response_model=schemas.ExtractionStatus)
 async def extraction_status(session_id: str, caller: Caller, memory: Memory) -> Response:
     """How far indexing and memory extraction have got, and the last error, if any."""
-    return _json(await memory.extraction_status(caller, session_id))
+    return json_response(await memory.extraction_status(caller, session_id))
 
 
 # --- memories ----------------------------------------------------------------------------
@@ -163,14 +138,14 @@ async def extraction_status(session_id: str, caller: Caller, memory: Memory) -> 
     "/memories",
     status_code=201,
     response_model=schemas.MemoryOut,
-    openapi_extra=_body(schemas.MemoryCreate),
+    openapi_extra=body_schema(schemas.MemoryCreate),
 )
 async def create_memory(request: Request, caller: Caller, memory: Memory) -> Response:
     """Remember something directly. An identical memory is not stored twice: the existing
     one comes back with status 200."""
-    spec = await _parse(request, schemas.MemoryCreate)
+    spec = await parse_body(request, schemas.MemoryCreate)
     found, created = await memory.create_memory(caller, spec)
-    return _json(found, 201 if created else 200)
+    return json_response(found, 201 if created else 200)
 
 
 @router.get("/memories", response_model=schemas.MemoryList)
@@ -195,37 +170,37 @@ async def list_memories(
         offset=offset,
     )
     owner = found[0].row.owner_id if found else caller.id
-    return _json(schemas.MemoryList(data=await memory.present(owner, found), has_more=more))
+    return json_response(schemas.MemoryList(data=await memory.present(owner, found), has_more=more))
 
 
 @router.post(
     "/memories/search",
     response_model=schemas.SearchResponse,
-    openapi_extra=_body(schemas.SearchRequest),
+    openapi_extra=body_schema(schemas.SearchRequest),
 )
 async def search_memories(request: Request, caller: Caller, memory: Memory) -> Response:
     """Hybrid (lexical + vector) search over the caller's memories and turns; every result
     carries the turns it came from."""
-    query = await _parse(request, schemas.SearchRequest)
-    return _json(await memory.search(caller, query))
+    query = await parse_body(request, schemas.SearchRequest)
+    return json_response(await memory.search(caller, query))
 
 
 @router.get("/memories/{memory_id}", response_model=schemas.MemoryOut)
 async def get_memory(memory_id: str, caller: Caller, memory: Memory) -> Response:
     found = await memory.memories.get(caller, memory_id)
-    return _json((await memory.present(found.row.owner_id, [found]))[0])
+    return json_response((await memory.present(found.row.owner_id, [found]))[0])
 
 
 @router.patch(
     "/memories/{memory_id}",
     response_model=schemas.MemoryOut,
-    openapi_extra=_body(schemas.MemoryUpdate),
+    openapi_extra=body_schema(schemas.MemoryUpdate),
 )
 async def update_memory(
     memory_id: str, request: Request, caller: Caller, memory: Memory
 ) -> Response:
-    change = await _parse(request, schemas.MemoryUpdate)
-    return _json(await memory.update_memory(caller, memory_id, change))
+    change = await parse_body(request, schemas.MemoryUpdate)
+    return json_response(await memory.update_memory(caller, memory_id, change))
 
 
 @router.delete("/memories/{memory_id}", status_code=204)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from agentic_platform.auth.principal import Principal
@@ -25,7 +25,7 @@ from agentic_platform.retrieval.schemas import (
     RetrieveResponse,
 )
 from agentic_platform.retrieval.service import RetrievalService
-from agentic_platform.web.errors import from_pydantic
+from agentic_platform.web.bodies import body_schema, json_response, parse_body
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -43,30 +43,6 @@ Caller = Annotated[Principal, Depends(current_principal)]
 Service = Annotated[RetrievalService, Depends(retrieval_service)]
 
 
-def _body(model: type[BaseModel]) -> dict[str, Any]:
-    schema = model.model_json_schema(by_alias=True)
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
-
-
-async def _parse(request: Request, model: type[M]) -> M:
-    """The raw body validated in one pass, so a bad field or bad JSON is a 400 naming it."""
-    body = await request.body()
-    if not body:
-        raise InvalidRequestError("The request body is empty: send a JSON object.")
-    try:
-        return model.model_validate_json(body)
-    except ValidationError as exc:
-        raise from_pydantic(exc) from None
-
-
-def _json(model: BaseModel, status_code: int = 200) -> Response:
-    return Response(
-        model.__pydantic_serializer__.to_json(model),
-        status_code=status_code,
-        media_type="application/json",
-    )
-
-
 def _deleted(kind: str, identifier: str) -> Response:
     body = f'{{"id":"{identifier}","object":"{kind}.deleted","deleted":true}}'
     return Response(body, media_type="application/json")
@@ -76,24 +52,24 @@ def _deleted(kind: str, identifier: str) -> Response:
     "/knowledge-bases",
     status_code=201,
     response_model=KnowledgeBase,
-    openapi_extra=_body(KnowledgeBaseCreate),
+    openapi_extra=body_schema(KnowledgeBaseCreate),
     summary="Create a knowledge base owned by the caller's team.",
 )
 async def create_knowledge_base(request: Request, caller: Caller, service: Service) -> Response:
-    body = await _parse(request, KnowledgeBaseCreate)
-    return _json(await service.knowledge_bases.create(caller, body), 201)
+    body = await parse_body(request, KnowledgeBaseCreate)
+    return json_response(await service.knowledge_bases.create(caller, body), 201)
 
 
 @router.get("/knowledge-bases", response_model=KnowledgeBaseList, summary="List knowledge bases.")
 async def list_knowledge_bases(caller: Caller, service: Service) -> Response:
-    return _json(KnowledgeBaseList(data=await service.knowledge_bases.list(caller)))
+    return json_response(KnowledgeBaseList(data=await service.knowledge_bases.list(caller)))
 
 
 @router.get("/knowledge-bases/{kb}", response_model=KnowledgeBase, summary="A knowledge base.")
 async def get_knowledge_base(kb: str, caller: Caller, service: Service) -> Response:
     from agentic_platform.retrieval.service import to_knowledge_base
 
-    return _json(to_knowledge_base(await service.knowledge_bases.find(caller, kb)))
+    return json_response(to_knowledge_base(await service.knowledge_bases.find(caller, kb)))
 
 
 @router.delete("/knowledge-bases/{kb}", summary="Delete a knowledge base and its documents.")
@@ -107,11 +83,11 @@ async def delete_knowledge_base(kb: str, caller: Caller, service: Service) -> Re
 @router.post(
     "/knowledge-bases/{kb}/documents",
     response_model=IngestResponse,
-    openapi_extra=_body(IngestRequest),
+    openapi_extra=body_schema(IngestRequest),
     summary="Ingest documents now (small batches; use jobs for large ones).",
 )
 async def ingest_documents(kb: str, request: Request, caller: Caller, service: Service) -> Response:
-    body = await _parse(request, IngestRequest)
+    body = await parse_body(request, IngestRequest)
     limit = service.settings.max_documents_per_request
     if len(body.documents) > limit:
         raise InvalidRequestError(
@@ -122,7 +98,7 @@ async def ingest_documents(kb: str, request: Request, caller: Caller, service: S
     row = await service.knowledge_bases.find(caller, kb)
     prepared = await service.documents.prepare_all(row, body.documents)
     results = await service.documents.ingest(caller, row, prepared)
-    return _json(IngestResponse(data=results))
+    return json_response(IngestResponse(data=results))
 
 
 @router.get(
@@ -136,7 +112,7 @@ async def list_documents(
     after: str | None = None,
 ) -> Response:
     row = await service.knowledge_bases.find(caller, kb)
-    return _json(await service.documents.list(row, limit=limit, after=after))
+    return json_response(await service.documents.list(row, limit=limit, after=after))
 
 
 @router.get(
@@ -146,7 +122,7 @@ async def list_documents(
 )
 async def get_document(kb: str, document_id: str, caller: Caller, service: Service) -> Response:
     row = await service.knowledge_bases.find(caller, kb)
-    return _json(await service.documents.get(row, document_id))
+    return json_response(await service.documents.get(row, document_id))
 
 
 @router.delete("/knowledge-bases/{kb}/documents/{document_id:path}", summary="Delete a document.")
@@ -160,13 +136,13 @@ async def delete_document(kb: str, document_id: str, caller: Caller, service: Se
     "/knowledge-bases/{kb}/jobs",
     status_code=202,
     response_model=IngestJob,
-    openapi_extra=_body(IngestRequest),
+    openapi_extra=body_schema(IngestRequest),
     summary="Ingest a large batch in the background; poll the job for its status.",
 )
 async def start_job(kb: str, request: Request, caller: Caller, service: Service) -> Response:
-    body = await _parse(request, IngestRequest)
+    body = await parse_body(request, IngestRequest)
     row = await service.knowledge_bases.find(caller, kb)
-    return _json(await service.jobs.start(caller, row, body.documents), 202)
+    return json_response(await service.jobs.start(caller, row, body.documents), 202)
 
 
 @router.get(
@@ -174,30 +150,30 @@ async def start_job(kb: str, request: Request, caller: Caller, service: Service)
 )
 async def get_job(kb: str, job_id: str, caller: Caller, service: Service) -> Response:
     row = await service.knowledge_bases.find(caller, kb)
-    return _json(await service.jobs.get(row, job_id))
+    return json_response(await service.jobs.get(row, job_id))
 
 
 @router.post(
     "/knowledge-bases/{kb}/retrieve",
     response_model=RetrieveResponse,
-    openapi_extra=_body(RetrieveRequest),
+    openapi_extra=body_schema(RetrieveRequest),
     summary="Search a knowledge base (hybrid by default).",
 )
 async def retrieve(kb: str, request: Request, caller: Caller, service: Service) -> Response:
-    body = await _parse(request, RetrieveRequest)
+    body = await parse_body(request, RetrieveRequest)
     row = await service.knowledge_bases.find(caller, kb)
     chunks = await service.searcher.search(caller, [row], body)
-    return _json(RetrieveResponse(search_type=body.search_type, data=chunks))
+    return json_response(RetrieveResponse(search_type=body.search_type, data=chunks))
 
 
 @router.post(
     "/retrieve",
     response_model=RetrieveResponse,
-    openapi_extra=_body(MultiRetrieveRequest),
+    openapi_extra=body_schema(MultiRetrieveRequest),
     summary="Search several knowledge bases at once; results merged by score.",
 )
 async def retrieve_many(request: Request, caller: Caller, service: Service) -> Response:
-    body = await _parse(request, MultiRetrieveRequest)
+    body = await parse_body(request, MultiRetrieveRequest)
     rows = [await service.knowledge_bases.find(caller, kb) for kb in body.knowledge_bases]
     chunks = await service.searcher.search(caller, rows, body)
-    return _json(RetrieveResponse(search_type=body.search_type, data=chunks))
+    return json_response(RetrieveResponse(search_type=body.search_type, data=chunks))
