@@ -13,16 +13,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.gateway.report import DOC_HEADER
 from bench.memory.locomo import TUNING, Conversation, Question
 
 SECTION = "## Memory (bench/memory)"
 RAW = "### Raw-turn memories (extraction off)"
 EXTRACTED = "### With extraction on"
-DOC_HEADER = (
-    "# Benchmarks\n\n"
-    "Measured side by side on one machine in one run; each section is written by its "
-    "benchmark under `bench/` and names the command that produced it.\n"
-)
 INTRO = (
     "LoCoMo dev (`../shared/datasets/locomo/locomo-dev.json`, 7 conversations), loaded turn "
     "by turn over HTTP into `agentic up` (SQLite, embedded index, packaged MiniLM embedder), "

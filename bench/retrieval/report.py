@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.gateway import report as gateway_report
+
 SECTION = "## Retrieval (bench/retrieval)"
-HEADER = "# Benchmarks\n"
 
 
 def _verdict(ok: bool) -> str:
@@ -146,16 +147,4 @@ def section(
 
 def write_section(path: Path, text: str) -> None:
     """Replace this benchmark's section in ``path`` (or append it), keeping the others."""
-    current = path.read_text() if path.exists() else HEADER
-    lines = current.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
-    if start is None:
-        updated = current.rstrip("\n") + "\n\n" + text
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        tail = "".join(lines[end:])
-        updated = "".join(lines[:start]) + text + ("\n" + tail if tail else "")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(updated)
+    gateway_report.write_section(path, text, title=SECTION)
