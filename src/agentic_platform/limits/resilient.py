@@ -36,6 +36,7 @@ Common to all three:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -122,14 +123,21 @@ class ResilientCounterStore:
     def adjust(self, charges: Sequence[Charge]) -> Awaitable[None]:
         if self._down:
             return self._adjust_in_outage(charges)
-        return self._adjusted(charges, self._primary.adjust(charges))  # started eagerly
+        started = asyncio.ensure_future(self._primary.adjust(charges))  # started eagerly
+        landed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    async def _adjusted(self, charges: Sequence[Charge], started: Awaitable[None]) -> None:
-        try:
-            await started
-        except CounterStoreUnavailable as error:
-            self._mark_down(error)
-            await self._adjust_elsewhere(charges)
+        def on_primary(done: asyncio.Future[None]) -> None:
+            # Callbacks, not a task per settlement: this runs for every metered request.
+            error = None if done.cancelled() else done.exception()
+            if isinstance(error, CounterStoreUnavailable):
+                self._mark_down(error)
+                elsewhere = asyncio.ensure_future(self._adjust_elsewhere(charges))
+                elsewhere.add_done_callback(lambda result: _copy(result, landed))
+            else:
+                _copy(done, landed)
+
+        started.add_done_callback(on_primary)
+        return landed
 
     async def _adjust_in_outage(self, charges: Sequence[Charge]) -> None:
         try:
@@ -216,3 +224,15 @@ class ResilientCounterStore:
         if now - self._last_warning >= self._warn_interval:
             self._last_warning = now
             logger.warning("counter store still unavailable", extra={"policy": self._policy})
+
+
+def _copy(source: asyncio.Future[None], target: asyncio.Future[None]) -> None:
+    """Settle ``target`` as ``source`` ended."""
+    if target.done():
+        return
+    if source.cancelled():
+        target.cancel()
+    elif (error := source.exception()) is not None:
+        target.set_exception(error)
+    else:
+        target.set_result(None)
