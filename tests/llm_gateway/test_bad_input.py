@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import httpx
@@ -153,3 +154,83 @@ async def test_every_response_has_a_unique_request_id(http: httpx.AsyncClient) -
     ids = {first.headers["x-request-id"], second.headers["x-request-id"]}
     assert len(ids) == 2
     assert all(len(request_id) == 32 for request_id in ids)
+
+
+HUGE = "1" + "0" * 400
+
+
+def raw_body(base: dict[str, object], **numbers: str) -> str:
+    """``base`` as JSON with fields whose values are written verbatim (numbers Python's
+    json module would not write)."""
+    verbatim = "".join(f', "{name}": {value}' for name, value in numbers.items())
+    return json.dumps(base)[:-1] + verbatim + "}"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "param"),
+    [
+        ("max_tokens", HUGE, "max_tokens"),
+        ("max_tokens", "1" + "0" * 30, "max_tokens"),
+        ("max_tokens", str(2**31), "max_tokens"),
+        ("max_tokens", "-5", "max_tokens"),
+        ("max_completion_tokens", HUGE, "max_completion_tokens"),
+        ("seed", str(2**64), "seed"),
+        ("top_logprobs", "21", "top_logprobs"),
+        ("top_logprobs", "-1", "top_logprobs"),
+        ("temperature", "NaN", "temperature"),
+        ("top_p", "Infinity", "top_p"),
+        ("presence_penalty", "-Infinity", "presence_penalty"),
+        ("frequency_penalty", "1e400", "frequency_penalty"),
+        ("n", HUGE, "n"),
+        ("some_new_option", HUGE, None),  # forwarded untouched: still refused
+        ("some_new_option", '{"deep": [1, -' + HUGE + "]}", None),
+    ],
+)
+async def test_numbers_out_of_range_are_a_400(
+    http: httpx.AsyncClient, field: str, value: str, param: str | None
+) -> None:
+    body = raw_body({"model": "echo", "messages": HELLO}, **{field: value})
+    error = assert_openai_error(await http.post(CHAT, content=body), 400)
+    assert error["type"] == "invalid_request_error"
+    if param is not None:
+        assert error["param"] == param
+        assert param in str(error["message"])
+    else:
+        assert error["code"] == "number_out_of_range"
+        assert "must lie between" in str(error["message"]) and len(str(error["message"])) < 300
+
+
+async def test_a_huge_number_in_a_tool_schema_is_a_400(http: httpx.AsyncClient) -> None:
+    schema = '{"type": "integer", "maximum": ' + HUGE + "}"
+    tool = '{"type": "function", "function": {"name": "f", "parameters": ' + schema + "}}"
+    body = raw_body({"model": "echo", "messages": HELLO}, tools=f"[{tool}]")
+    error = assert_openai_error(await http.post(CHAT, content=body), 400, "cannot be used")
+    assert error["code"] == "number_out_of_range"
+
+
+async def test_text_that_looks_like_a_big_number_is_fine(http: httpx.AsyncClient) -> None:
+    text = "call 12345678901234567890123 about NaN and Infinity, 1e400"
+    response = await http.post(
+        CHAT, json={"model": "echo", "messages": [{"role": "user", "content": text}], "seed": -1}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["message"]["content"] == text
+
+
+async def test_embedding_numbers_out_of_range(http: httpx.AsyncClient) -> None:
+    for body in (
+        raw_body({"model": "test-embed", "input": "x"}, dimensions=HUGE),
+        raw_body({"model": "test-embed", "input": "x"}, dimensions="100000"),
+        raw_body({"model": "test-embed", "input": "x"}, extra=HUGE),
+    ):
+        response = await http.post("/llm/v1/embeddings", content=body)
+        assert_openai_error(response, 400)
+
+
+async def test_the_openapi_schema_shows_the_bounds(http: httpx.AsyncClient) -> None:
+    schema = (await http.get("/openapi.json")).json()
+    body = schema["paths"]["/llm/v1/chat/completions"]["post"]["requestBody"]
+    fields = body["content"]["application/json"]["schema"]["properties"]
+    assert fields["max_tokens"]["anyOf"][0]["maximum"] == 1_000_000
+    assert fields["seed"]["anyOf"][0]["maximum"] == pytest.approx(2**63)
+    assert fields["top_logprobs"]["anyOf"][0]["maximum"] == 20

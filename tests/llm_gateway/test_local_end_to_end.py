@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from openai import AsyncOpenAI
 from pydantic import SecretStr
@@ -60,3 +61,44 @@ async def test_local_embeddings(default_platform: str, admin_key: str) -> None:
 
     assert len(cat) == 384
     assert cosine(cat, kitten) > cosine(cat, tax)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"max_tokens": 1_000_000},  # above the context: cut to it, not a 5xx or a wrapped int
+        {"max_tokens": 8, "seed": 2**63 - 1},
+        {"max_tokens": 8, "seed": -1},
+    ],
+)
+async def test_large_but_valid_numbers_reach_the_local_model(
+    default_platform: str, admin_key: str, extra: dict[str, int]
+) -> None:
+    async with httpx.AsyncClient(
+        base_url=default_platform, headers={"Authorization": f"Bearer {admin_key}"}, timeout=120
+    ) as http:
+        response = await http.post(
+            "/llm/v1/chat/completions",
+            json={"model": "smollm2-135m", "messages": [{"role": "user", "content": "Hi"}]} | extra,
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["usage"]["completion_tokens"] <= 8192
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("top_k", 2**40), ("top_k", "many"), ("min_p", 2), ("repeat_penalty", -1)]
+)
+async def test_llama_options_out_of_range_are_a_400(
+    default_platform: str, admin_key: str, field: str, value: object
+) -> None:
+    async with httpx.AsyncClient(
+        base_url=default_platform, headers={"Authorization": f"Bearer {admin_key}"}
+    ) as http:
+        response = await http.post(
+            "/llm/v1/chat/completions",
+            json={"model": "smollm2-135m", "messages": [{"role": "user", "content": "Hi"}]}
+            | {field: value},
+        )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["param"] == field and field in error["message"]

@@ -142,6 +142,10 @@ class StreamOptions(_Strict):
 
 # --- chat request ----------------------------------------------------------------------
 
+MAX_OUTPUT_TOKENS = 1_000_000
+"""The largest ``max_tokens`` accepted: above any model's output limit, and small enough that
+the reservation made for it (tokens times price) stays an ordinary number."""
+
 
 class ChatCompletionRequest(BaseModel):
     """``POST /chat/completions``. Unknown fields are kept and forwarded to OpenAI-compatible
@@ -155,18 +159,20 @@ class ChatCompletionRequest(BaseModel):
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormat | None = None
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, ge=0, le=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2, allow_inf_nan=False)
+    top_p: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_OUTPUT_TOKENS)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_OUTPUT_TOKENS)
     stop: str | list[str] | None = None
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
     user: str | None = None
     n: int | None = Field(default=None, ge=1, le=1, description="Only one choice is supported.")
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
-    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2, allow_inf_nan=False)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _tool_choice_needs_tools(self) -> ChatCompletionRequest:
@@ -289,6 +295,9 @@ class ChatCompletionChunk(BaseModel):
     choices: list[ChunkChoice] = Field(default_factory=list)
     usage: Usage | None = None
     system_fingerprint: str | None = None
+    usage_so_far: Usage | None = Field(default=None, exclude=True)
+    """The provider's running count up to this chunk, where it keeps one (the local model):
+    what a stream cut short is settled with. Never sent to the client."""
 
 
 # --- embeddings ------------------------------------------------------------------------
@@ -300,7 +309,7 @@ class EmbeddingRequest(BaseModel):
     model: str = Field(min_length=1)
     input: str | list[str] = Field(description="A string or a list of strings to embed.")
     encoding_format: Literal["float", "base64"] = "float"
-    dimensions: int | None = Field(default=None, ge=1)
+    dimensions: int | None = Field(default=None, ge=1, le=65_536)
     user: str | None = None
 
     @model_validator(mode="after")

@@ -197,7 +197,7 @@ class LocalChatModel:
     async def _chunks(
         self, request: ChatCompletionRequest, completion_id: str
     ) -> AsyncGenerator[ChatCompletionChunk, None]:
-        payload, plan = build_payload(request)
+        payload, plan = build_payload(request, self._settings.n_ctx)
         translator = ChunkTranslator(plan, completion_id, request.model)
         async with aclosing(self._generate(payload)) as raw_chunks:
             async for raw in raw_chunks:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from agentic_platform.errors import UnsupportedFeatureError
+from agentic_platform.errors import InvalidRequestError, UnsupportedFeatureError
 from agentic_platform.llm_gateway.providers.local_grammar import json_grammar
 from agentic_platform.llm_gateway.schemas import (
     AssistantMessage,
@@ -29,8 +29,13 @@ from agentic_platform.llm_gateway.schemas import (
     message_text,
 )
 
-# llama.cpp sampling options a client may add beside the OpenAI ones.
-_LLAMA_EXTRAS = ("top_k", "min_p", "repeat_penalty")
+# llama.cpp sampling options a client may add beside the OpenAI ones, with their bounds
+# (llama.cpp reads them into 32-bit fields: a larger value would wrap around).
+_LLAMA_EXTRAS: dict[str, tuple[float, float]] = {
+    "top_k": (0, 2**31 - 1),
+    "min_p": (0.0, 1.0),
+    "repeat_penalty": (0.0, 100.0),
+}
 
 
 class OutputMode(Enum):
@@ -152,23 +157,53 @@ def _response_format(response_format: ResponseFormat | None) -> dict[str, Any]:
     return {"grammar": json_grammar(spec.schema_)}
 
 
-def build_payload(request: ChatCompletionRequest) -> tuple[dict[str, Any], OutputPlan]:
-    """The llama.cpp request for ``request``, and how to read its answer back."""
+def _llama_extras(request: ChatCompletionRequest) -> dict[str, Any]:
+    """The llama.cpp sampling options the client added, each checked against its bounds."""
+    extras: dict[str, Any] = {}
+    for key, value in (request.model_extra or {}).items():
+        bounds = _LLAMA_EXTRAS.get(key)
+        if bounds is None:
+            continue
+        whole = key == "top_k"
+        kind = int if whole else (int, float)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, kind)
+            or not bounds[0] <= value <= bounds[1]
+        ):
+            number = "an integer" if whole else "a number"
+            raise InvalidRequestError(
+                f"Invalid value for '{key}': it must be {number} from {bounds[0]:g} to "
+                f"{bounds[1]:g}.",
+                param=key,
+            )
+        extras[key] = value
+    return extras
+
+
+def build_payload(
+    request: ChatCompletionRequest, context: int | None = None
+) -> tuple[dict[str, Any], OutputPlan]:
+    """The llama.cpp request for ``request``, and how to read its answer back. ``context``
+    is the tokens a request may use: a larger ``max_tokens`` is cut to it (llama.cpp stops at
+    the end of the context anyway)."""
     plan = _plan(request)
     messages = [_render_message(message) for message in request.messages]
     if plan.mode is not OutputMode.TEXT:
         messages = _with_system_note(messages, _tool_prompt(request.tools or [], plan.named))
     payload = request.model_dump(
         exclude_none=True,
-        include={"temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty"},
+        include={"temperature", "top_p", "stop", "presence_penalty", "frequency_penalty"},
     )
-    payload.update(
-        {key: value for key, value in (request.model_extra or {}).items() if key in _LLAMA_EXTRAS}
-    )
+    payload.update(_llama_extras(request))
     payload.update(_constraint(request, plan))
     payload["messages"] = messages
     payload["stream"] = True
     payload["stream_options"] = {"include_usage": True}
+    payload["timings_per_token"] = True  # running token counts, for a stream cut short
+    if request.seed is not None:
+        payload["seed"] = request.seed % 2**32  # llama.cpp's seed is 32 bits; -1 stays random
     if request.output_limit is not None:
-        payload["max_tokens"] = request.output_limit
+        limit = request.output_limit
+        payload["max_tokens"] = limit if context is None else min(limit, context)
     return payload, plan
