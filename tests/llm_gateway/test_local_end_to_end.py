@@ -3,6 +3,7 @@ OpenAI SDK, and the real packaged model and embedder."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import httpx
@@ -102,3 +103,36 @@ async def test_llama_options_out_of_range_are_a_400(
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["param"] == field and field in error["message"]
+
+
+async def test_a_stream_cut_short_is_settled_with_the_models_own_count(
+    default_platform: str, admin_key: str
+) -> None:
+    question = [{"role": "user", "content": "Write a long story about a dragon."}]
+    client = AsyncOpenAI(base_url=f"{default_platform}/llm/v1", api_key=admin_key)
+    whole = await client.chat.completions.create(
+        model="smollm2-135m",
+        messages=question,
+        max_tokens=4,  # type: ignore[arg-type]
+    )
+    assert whole.usage is not None
+    async with httpx.AsyncClient(
+        base_url=default_platform, headers={"Authorization": f"Bearer {admin_key}"}, timeout=60
+    ) as http:
+        body = {"model": "smollm2-135m", "messages": question, "max_tokens": 200, "stream": True}
+        async with http.stream("POST", "/llm/v1/chat/completions", json=body) as response:
+            words = 0
+            async for line in response.aiter_lines():
+                words += '"content":"' in line and '"content":""' not in line
+                if words == 3:
+                    break  # hang up
+        for _ in range(100):
+            records = (await http.get("/admin/v1/usage/records")).json()["records"]
+            cut = [r for r in records if r["status"] == 499]
+            if cut:
+                break
+            await asyncio.sleep(0.1)
+    (row,) = cut
+    # The prompt as the model read it (its chat template included), not a character count.
+    assert row["input_tokens"] == whole.usage.prompt_tokens
+    assert 3 <= row["output_tokens"] < 200

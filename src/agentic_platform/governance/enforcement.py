@@ -279,8 +279,3 @@ def _rate_headers(counters: list[_Counter], values: tuple[float, ...]) -> dict[s
         headers[f"x-ratelimit-reset-{suffix}"] = f"{max(counter.deadline - clock, 0):.3f}s"
     return headers
 
-
-def estimate_tokens(text_length: int, messages: int) -> int:
-    """A quick upper-leaning guess of prompt tokens (about four characters a token, plus a
-    few per message for the chat template); settled to the real count afterwards."""
-    return text_length // 3 + 4 * messages + 1

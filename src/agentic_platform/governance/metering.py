@@ -1,13 +1,22 @@
 """Wraps each gateway call: admit it under the caller's plans, then settle the real usage
-and append one row to the usage ledger, whatever the outcome."""
+and append one row to the usage ledger, whatever the outcome.
+
+A call that does not end normally still settles what it used. A stream cut short (the client
+hung up, the upstream failed, the call was cancelled) settles its prompt and the output
+delivered so far; a non-streamed call whose client left while the upstream was generating
+settles its prompt. The figures are the provider's where it reported them (the usage chunk,
+or the local model's running count); otherwise they are counted here
+(:func:`prompt_estimate`, :func:`output_estimate`), on the high side, and priced at the
+deployment that served the call (the priciest of the alias when that is not known)."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+
+import orjson
 
 from agentic_platform.auth.principal import Principal
 from agentic_platform.db.base import utcnow
@@ -15,8 +24,23 @@ from agentic_platform.errors import PlatformError
 from agentic_platform.governance.enforcement import Estimate, Ticket, UsageGovernor
 from agentic_platform.governance.ledger import UsageEntry, UsageLedger
 from agentic_platform.llm_gateway.catalog import Deployment, ModelEntry
-from agentic_platform.llm_gateway.schemas import ChatCompletionChunk, Usage
+from agentic_platform.llm_gateway.schemas import (
+    AssistantMessage,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    EmbeddingRequest,
+    TextPart,
+    Usage,
+)
 from agentic_platform.logs import request_id_var
+
+CHARS_PER_TOKEN = 3
+"""Characters counted as one token where the provider reports no usage. Tokenizers average
+about four characters a token on English text and code, so this counts high."""
+TOKENS_PER_MESSAGE = 4
+"""The chat template's tokens around each message."""
+TOKENS_PER_IMAGE = 1_500
+"""An image in a prompt (a large picture at high detail costs about 1,100 on OpenAI)."""
 
 
 def estimate_call(entry: ModelEntry, body_bytes: int, output_tokens: int) -> Estimate:
@@ -27,12 +51,53 @@ def estimate_call(entry: ModelEntry, body_bytes: int, output_tokens: int) -> Est
     return Estimate(input_tokens, output_tokens, cost)
 
 
+def counted_tokens(chars: int) -> int:
+    """Tokens in ``chars`` characters of text, rounded up (see :data:`CHARS_PER_TOKEN`)."""
+    return -(-chars // CHARS_PER_TOKEN)
+
+
+def prompt_estimate(request: ChatCompletionRequest | EmbeddingRequest) -> int:
+    """The prompt tokens of a request, counted from its text: messages, earlier tool calls,
+    tool definitions and output schema, plus :data:`TOKENS_PER_MESSAGE` a message and
+    :data:`TOKENS_PER_IMAGE` a picture. Only called for a call that did not report usage."""
+    if isinstance(request, EmbeddingRequest):
+        return sum(counted_tokens(len(text)) for text in request.texts)
+    chars = images = 0
+    for message in request.messages:
+        content = message.content
+        if isinstance(content, str):
+            chars += len(content)
+        elif content:
+            for part in content:
+                if isinstance(part, TextPart):
+                    chars += len(part.text)
+                else:
+                    images += 1
+        if isinstance(message, AssistantMessage):
+            for call in message.tool_calls or []:
+                chars += len(call.function.name) + len(call.function.arguments)
+    for extra in (request.tools, request.response_format):
+        if extra:
+            chars += len(orjson.dumps(request.model_dump(include={"tools", "response_format"})))
+            break
+    messages = len(request.messages)
+    return counted_tokens(chars) + TOKENS_PER_MESSAGE * messages + TOKENS_PER_IMAGE * images
+
+
+def output_estimate(chars: int, chunks: int) -> int:
+    """Output tokens of a stream that delivered ``chars`` characters in ``chunks`` chunks
+    with output: the higher of the character count and the chunk count (a provider sends at
+    least one token a chunk)."""
+    return max(counted_tokens(chars), chunks)
+
+
 @dataclass(slots=True)
 class MeteredCall:
     metering: Metering
     principal: Principal
     endpoint: str
-    model: str
+    entry: ModelEntry
+    request: ChatCompletionRequest | EmbeddingRequest
     ticket: Ticket
     streamed: bool
     started: float
@@ -50,7 +115,33 @@ class MeteredCall:
         )
 
     async def fail(self, status: int, error_type: str | None) -> None:
+        """A call refused or failed before the upstream used anything: nothing to settle."""
         await self._finish(status, error_type, 0, 0, 0, 0.0, None)
+
+    async def abandon(self, status: int, error_type: str | None) -> None:
+        """A call whose upstream was at work when it ended (the client left): its prompt is
+        settled, counted from the request and priced at the alias's priciest deployment."""
+        prompt = prompt_estimate(self.request)
+        cost = max(d.cost_usd(prompt, 0) for d in self.entry.deployments)
+        await self._finish(status, error_type, prompt, 0, 0, cost, None)
+
+    async def cut_short(
+        self,
+        status: int,
+        error_type: str | None,
+        deployment: Deployment,
+        reported: Usage | None,
+        chars: int,
+        chunks: int,
+    ) -> None:
+        """A stream that ended without its usage chunk: the provider's running count where
+        it gave one, else the prompt and the output delivered so far, counted here."""
+        if reported is not None:
+            prompt, output = reported.prompt_tokens, reported.completion_tokens
+        else:
+            prompt, output = prompt_estimate(self.request), output_estimate(chars, chunks)
+        cost = deployment.cost_usd(prompt, output)
+        await self._finish(status, error_type, prompt, output, 0, cost, deployment)
 
     async def _finish(
         self,
@@ -74,7 +165,7 @@ class MeteredCall:
                 team_id=self.principal.team_id,
                 acting_via=self.principal.acting_via,
                 endpoint=self.endpoint,
-                model=self.model,
+                model=self.entry.alias,
                 deployment=deployment.name if deployment else None,
                 input_tokens=input_tokens,
                 output_tokens=output_tokens,
@@ -91,28 +182,56 @@ class MeteredCall:
     async def watch(
         self, chunks: AsyncIterator[ChatCompletionChunk], deployment: Deployment
     ) -> AsyncIterator[ChatCompletionChunk]:
-        """Pass a stream through, settling when it ends (completed, failed or abandoned)."""
-        usage: Usage | None = None
+        """Pass a stream through, settling when it ends (completed, failed or abandoned).
+
+        Counting what was delivered costs a few attribute reads a chunk; the estimate itself
+        is made only for a stream that ends without its usage chunk."""
+        usage = reported = None
+        chars = chunks_out = 0
+        status: int = 499
+        error_type: str | None = "client_disconnected"
         try:
             async for chunk in chunks:
                 if chunk.usage is not None:
                     usage = chunk.usage
+                elif chunk.choices:
+                    if chunk.usage_so_far is not None:
+                        reported = chunk.usage_so_far
+                    size = _output_chars(chunk)
+                    if size:
+                        chars += size
+                        chunks_out += 1
                 yield chunk
-        except asyncio.CancelledError:
-            await asyncio.shield(self.fail(499, "client_disconnected"))
-            raise
+            status, error_type = 200, None  # ended without a usage chunk: counted below
         except PlatformError as error:
-            await self.fail(error.status_code, error.code or error.error_type)
+            status, error_type = error.status_code, error.code or error.error_type
             raise
         except Exception:
-            await self.fail(500, "server_error")
+            status, error_type = 500, "server_error"
             raise
         finally:
             if not self.done:
-                if usage is not None:
+                if usage is not None and status == 200:
                     await self.succeed(usage, deployment)
-                else:
-                    await self.fail(499, "client_disconnected")
+                else:  # settling never suspends, so a cancellation cannot interrupt it
+                    await self.cut_short(
+                        status, error_type, deployment, usage or reported, chars, chunks_out
+                    )
+
+
+def _output_chars(chunk: ChatCompletionChunk) -> int:
+    """Characters of output a chunk carries: text, refusal, tool names and arguments."""
+    size = 0
+    for choice in chunk.choices:
+        delta = choice.delta
+        if delta.content:
+            size += len(delta.content)
+        if delta.refusal:
+            size += len(delta.refusal)
+        for call in delta.tool_calls or ():
+            function = call.function
+            size += len(function.name or "") + len(function.arguments or "")
+    return size
 
 
 class Metering:
@@ -124,15 +243,21 @@ class Metering:
         self.default_output_reservation = default_output_reservation
 
     async def begin(
-        self, principal: Principal, endpoint: str, model: str, estimate: Estimate, streamed: bool
+        self,
+        principal: Principal,
+        endpoint: str,
+        entry: ModelEntry,
+        request: ChatCompletionRequest | EmbeddingRequest,
+        estimate: Estimate,
+        streamed: bool,
     ) -> MeteredCall:
         started = time.perf_counter()
         try:
-            ticket = await self.governor.admit(principal, model, estimate)
+            ticket = await self.governor.admit(principal, entry.alias, estimate)
         except PlatformError as refusal:
             call = MeteredCall(
-                self, principal, endpoint, model, Ticket(estimate), streamed, started
+                self, principal, endpoint, entry, request, Ticket(estimate), streamed, started
             )
             await call.fail(refusal.status_code, refusal.code or refusal.error_type)
             raise
-        return MeteredCall(self, principal, endpoint, model, ticket, streamed, started)
+        return MeteredCall(self, principal, endpoint, entry, request, ticket, streamed, started)

@@ -51,7 +51,7 @@ async def chat_completions(request: Request) -> Response:
     entry = gateway.chat_entry(body)
     output = body.output_limit or meter.default_output_reservation
     estimate = estimate_call(entry, len(await request.body()), output)
-    call = await meter.begin(caller, "chat", entry.alias, estimate, streamed=body.stream)
+    call = await meter.begin(caller, "chat", entry, body, estimate, streamed=body.stream)
     try:
         if body.stream:
             chunks, deployment = await cancel_on_disconnect(request.receive, gateway.stream(body))
@@ -62,7 +62,7 @@ async def chat_completions(request: Request) -> Response:
             )
         outcome = await cancel_on_disconnect(request.receive, gateway.complete(body))
     except ClientDisconnected:
-        await call.fail(499, "client_disconnected")
+        await call.abandon(499, "client_disconnected")
         return Response(status_code=499)
     except PlatformError as error:
         await call.fail(error.status_code, error.code or error.error_type)
@@ -85,11 +85,11 @@ async def embeddings(request: Request) -> Response:
     body = await parse_body(request, EmbeddingRequest)
     entry = gateway.catalog.get(body.model, "embedding")
     estimate = estimate_call(entry, sum(len(text) for text in body.texts), 0)
-    call = await meter.begin(caller, "embeddings", entry.alias, estimate, streamed=False)
+    call = await meter.begin(caller, "embeddings", entry, body, estimate, streamed=False)
     try:
         outcome = await cancel_on_disconnect(request.receive, gateway.embed(body))
     except ClientDisconnected:
-        await call.fail(499, "client_disconnected")
+        await call.abandon(499, "client_disconnected")
         return Response(status_code=499)
     except PlatformError as error:
         await call.fail(error.status_code, error.code or error.error_type)

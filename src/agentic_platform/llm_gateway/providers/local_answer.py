@@ -144,6 +144,13 @@ def _usage(raw: dict[str, Any]) -> Usage:
     return Usage.of(int(raw.get("prompt_tokens", 0)), int(raw.get("completion_tokens", 0)), cached)
 
 
+def _running_usage(timings: dict[str, Any]) -> Usage:
+    """The model's own count so far, from llama.cpp's per-token ``timings`` (prompt tokens
+    read plus those reused from its cache, tokens generated)."""
+    cached = int(timings.get("cache_n", 0))
+    return Usage.of(int(timings.get("prompt_n", 0)) + cached, int(timings.get("predicted_n", 0)))
+
+
 def _finish_reason(value: Any) -> FinishReason:
     return cast(FinishReason, value) if value in _FINISH_REASONS else "stop"
 
@@ -212,6 +219,7 @@ class ChunkTranslator:
         self._started = False
         self._finish: FinishReason = "stop"
         self._usage = Usage()
+        self._so_far: Usage | None = None
 
     def translate(self, raw: dict[str, Any]) -> list[ChatCompletionChunk]:
         if "error" in raw:
@@ -220,10 +228,15 @@ class ChunkTranslator:
         self._started = True
         if raw.get("usage"):
             self._usage = _usage(raw["usage"])
+        timings = raw.get("timings")
+        if timings:
+            self._so_far = _running_usage(timings)
         for choice in raw.get("choices") or []:
             delta = self._answer.feed((choice.get("delta") or {}).get("content") or "")
             if delta is not None:
-                chunks.append(self._chunk(delta))
+                chunk = self._chunk(delta)
+                chunk.usage_so_far = self._so_far
+                chunks.append(chunk)
             if choice.get("finish_reason"):
                 self._finish = _finish_reason(choice["finish_reason"])
         return chunks

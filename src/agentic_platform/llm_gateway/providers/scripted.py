@@ -8,7 +8,8 @@ Behaviour is chosen by the deployment's ``options``:
   ``tool_calls: [{name, arguments}]`` to make the model call tools);
 * ``function: "module:callable"`` hands the request to a Python function that returns a
   reply (text, a mapping as above, or a :class:`ResponseMessage`);
-* ``delay_seconds`` waits before answering (and between streamed chunks).
+* ``delay_seconds`` waits before answering (and between streamed chunks, the finish chunk
+  included).
 
 Embeddings are deterministic unit vectors derived from the text (``dimensions``, default 64),
 so equal texts get equal vectors. Token counts are whitespace-separated words.
@@ -171,6 +172,8 @@ class ScriptedModel:
                     ]
                 )
             )
+        if self._delay:
+            await asyncio.sleep(self._delay)
         yield chunk(Delta(), completion.choices[0].finish_reason)
         yield ChatCompletionChunk(
             id=chunk_id, model=request.model, choices=[], usage=completion.usage
