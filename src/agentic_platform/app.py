@@ -7,6 +7,7 @@ included rather than mounted so every lifespan runs, in one exit stack.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -25,6 +26,7 @@ from agentic_platform.governance.enforcement import UsageGovernor
 from agentic_platform.governance.ledger import UsageLedger
 from agentic_platform.governance.metering import Metering
 from agentic_platform.governance.plans import PlanDirectory
+from agentic_platform.governance.usage import open_window_spend
 from agentic_platform.limits import counter_store_from_url
 from agentic_platform.services import SERVICES
 from agentic_platform.settings import ALL_SERVICES, ServiceName, Settings
@@ -143,6 +145,10 @@ async def _start_governance(
     stack.push_async_callback(feed.stop)
     governor = UsageGovernor(plans, store, settings.limits.concurrency_lease_seconds)
     stack.push_async_callback(governor.drain)  # settlements land before the store closes
+    if settings.limits.url.startswith("memory://"):  # in-process counters restart empty
+        now = time.time()
+        restored = await governor.restore(await open_window_spend(sessions, now), now)
+        logger.info("limit counters restored from the usage ledger", extra={"counters": restored})
     return Metering(governor, ledger, settings.governance.default_output_reservation)
 
 

@@ -60,6 +60,29 @@ class Ticket:
     settled: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class WindowSpend:
+    """What the usage ledger holds for one principal, key, team and model in the windows
+    that are still open: the UTC month and day (USD) and the minute (requests, tokens)."""
+
+    principal_id: str
+    key_id: str | None
+    team_id: str
+    model: str
+    usd_month: float
+    usd_day: float
+    requests_minute: int
+    input_minute: int
+    output_minute: int
+
+
+def window_starts(now: float) -> tuple[datetime, datetime, datetime]:
+    """The UTC month, day and minute that the counters of ``now`` count, as their starts."""
+    minute = datetime.fromtimestamp(int(now // 60) * 60, UTC)
+    day = minute.replace(hour=0, minute=0)
+    return day.replace(day=1), day, minute
+
+
 def _windows(now: float) -> tuple[int, float, str, float, str, float]:
     """Minute id and seconds left; UTC day and month names and seconds left in each."""
     second = int(now)
@@ -194,6 +217,35 @@ class UsageGovernor:
         self._settling.add(landing)
         landing.add_done_callback(self._settling.discard)
 
+    async def restore(self, spend: list[WindowSpend], now: float) -> int:
+        """Start in-process counters from what the ledger holds for the open windows, so a
+        restart does not hand out a day's budget again. Every subject a row could have been
+        charged as (its key, principal and team, with and without the model for per-model
+        limits) gets the row's figures; a counter no plan uses is never read. Concurrency
+        is not restored: no call of the last process is running. Returns the counters set."""
+        minute, minute_left, day, day_left, month, month_left = _windows(now)
+        totals: dict[str, list[float]] = {}
+
+        def add(name: str, amount: float, ttl: float) -> None:
+            if amount:
+                totals.setdefault(name, [0.0, ttl])[0] += amount
+
+        for row in spend:
+            subjects = [f"principal:{row.principal_id}", f"team:{row.team_id}"]
+            if row.key_id is not None:
+                subjects.append(f"key:{row.key_id}")
+            for subject in subjects:
+                add(f"usd-day:{subject}:{day}", row.usd_day, day_left)
+                add(f"usd-month:{subject}:{month}", row.usd_month, month_left)
+                for scope in (subject, f"{subject}:{row.model}"):
+                    add(f"rpm:{scope}:{minute}", row.requests_minute, minute_left)
+                    add(f"itpm:{scope}:{minute}", row.input_minute, minute_left)
+                    add(f"otpm:{scope}:{minute}", row.output_minute, minute_left)
+        if totals:
+            charges = [Charge(name, amount, 0.0, ttl) for name, (amount, ttl) in totals.items()]
+            await self._store.adjust(charges)
+        return len(totals)
+
     async def drain(self) -> None:
         """Wait for every settlement still on its way (at shutdown, before the store closes)."""
         while self._settling:
@@ -278,4 +330,3 @@ def _rate_headers(counters: list[_Counter], values: tuple[float, ...]) -> dict[s
         headers[f"x-ratelimit-remaining-{suffix}"] = f"{max(limit - value, 0):g}"
         headers[f"x-ratelimit-reset-{suffix}"] = f"{max(counter.deadline - clock, 0):.3f}s"
     return headers
-

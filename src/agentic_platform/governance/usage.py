@@ -12,6 +12,7 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentic_platform.auth.principal import Principal
+from agentic_platform.governance.enforcement import WindowSpend, window_starts
 from agentic_platform.governance.models import UsageRow
 from agentic_platform.governance.schemas import (
     GroupBy,
@@ -107,6 +108,44 @@ class UsageReports:
             for row in rows
         ]
         return UsageSummary(group_by=group_by, start=where.start, end=where.end, totals=totals)
+
+
+async def open_window_spend(
+    sessions: async_sessionmaker[AsyncSession], now: float
+) -> list[WindowSpend]:
+    """What the ledger holds for the windows open at ``now`` (the UTC month, day and minute),
+    by principal, key, team and model, in one aggregate query over the month's rows. Calls
+    refused at admission (403, 429) charged no counter and are not counted."""
+    month, day, minute = window_starts(now)
+    admitted = UsageRow.status.not_in((403, 429))
+    this_minute = (UsageRow.time >= minute) & admitted
+
+    def total(column: Any, when: Any) -> Any:
+        return func.coalesce(func.sum(case((when, column), else_=0)), 0)
+
+    query = (
+        select(
+            UsageRow.principal_id,
+            UsageRow.key_id,
+            UsageRow.team_id,
+            UsageRow.model,
+            func.coalesce(func.sum(UsageRow.cost_usd), 0.0),
+            total(UsageRow.cost_usd, UsageRow.time >= day),
+            total(1, this_minute),
+            total(UsageRow.input_tokens, this_minute),
+            total(UsageRow.output_tokens, this_minute),
+        )
+        .where(UsageRow.time >= month)
+        .group_by(UsageRow.principal_id, UsageRow.key_id, UsageRow.team_id, UsageRow.model)
+    )
+    async with sessions() as session:
+        rows = (await session.execute(query)).all()
+    return [
+        WindowSpend(
+            row[0], row[1], row[2], row[3], float(row[4]), float(row[5]), *map(int, row[6:])
+        )
+        for row in rows
+    ]
 
 
 def _utc_day(dialect: str) -> Any:
