@@ -187,8 +187,11 @@ async def upstream_served(
         output_price_per_mtok=DOLLAR_A_TOKEN,
         max_retries=0,
     )
+    hanging = deployment.model_copy(update={"timeout_seconds": 0.3})
     database = f"sqlite+aiosqlite:///{settings.data_dir.parent / 'upstream.db'}"
-    served = serve(settings, database, _priced("upstream", deployment))
+    served = serve(
+        settings, database, _priced("upstream", deployment), _priced("upstream-slow", hanging)
+    )
     # Started in a thread: the fake upstream keeps running on this test's loop meanwhile.
     platform = await asyncio.to_thread(next, served)
     yield platform, upstream
@@ -242,3 +245,18 @@ async def test_an_upstream_usage_chunk_is_what_a_finished_stream_pays(
     (row,) = await served.rows(principal_id, 1)
     assert row["status"] == 200
     assert (row["input_tokens"], row["output_tokens"], row["cost_usd"]) == (11, 5, 16.0)
+
+
+async def test_an_upstream_that_times_out_pays_for_its_prompt(
+    upstream_served: tuple[Served, FakeUpstream],
+) -> None:
+    served, upstream = upstream_served
+    upstream.hang("/chat/completions")  # it goes on generating, and bills for it
+    principal_id, secret = await served.user()
+    async with served.client(secret) as http:
+        body = {"model": "upstream-slow", "messages": [{"role": "user", "content": WORDS}]}
+        response = await http.post(CHAT, json=body)
+    assert response.status_code == 504
+    (row,) = await served.rows(principal_id, 1)
+    assert row["status"] == 504 and row["error_type"] == "upstream_timeout"
+    assert (row["input_tokens"], row["output_tokens"], row["cost_usd"]) == (7, 0, 7.0)

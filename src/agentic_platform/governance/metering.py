@@ -7,7 +7,9 @@ delivered so far; a non-streamed call whose client left while the upstream was g
 settles its prompt. The figures are the provider's where it reported them (the usage chunk,
 or the local model's running count); otherwise they are counted here
 (:func:`prompt_estimate`, :func:`output_estimate`), on the high side, and priced at the
-deployment that served the call (the priciest of the alias when that is not known)."""
+deployment that served the call (the priciest of the alias when that is not known). A
+non-streamed call that timed out upstream settles its prompt too: the upstream was still
+generating, and bills for it."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import orjson
 
 from agentic_platform.auth.principal import Principal
 from agentic_platform.db.base import utcnow
-from agentic_platform.errors import PlatformError
+from agentic_platform.errors import PlatformError, UpstreamTimeoutError
 from agentic_platform.governance.enforcement import Estimate, Ticket, UsageGovernor
 from agentic_platform.governance.ledger import UsageEntry, UsageLedger
 from agentic_platform.llm_gateway.catalog import Deployment, ModelEntry
@@ -76,10 +78,9 @@ def prompt_estimate(request: ChatCompletionRequest | EmbeddingRequest) -> int:
         if isinstance(message, AssistantMessage):
             for call in message.tool_calls or []:
                 chars += len(call.function.name) + len(call.function.arguments)
-    for extra in (request.tools, request.response_format):
-        if extra:
-            chars += len(orjson.dumps(request.model_dump(include={"tools", "response_format"})))
-            break
+    if request.tools or request.response_format:
+        extras = request.model_dump(include={"tools", "response_format"}, exclude_none=True)
+        chars += len(orjson.dumps(extras))
     messages = len(request.messages)
     return counted_tokens(chars) + TOKENS_PER_MESSAGE * messages + TOKENS_PER_IMAGE * images
 
@@ -117,6 +118,15 @@ class MeteredCall:
     async def fail(self, status: int, error_type: str | None) -> None:
         """A call refused or failed before the upstream used anything: nothing to settle."""
         await self._finish(status, error_type, 0, 0, 0, 0.0, None)
+
+    async def failed(self, error: PlatformError) -> None:
+        """A non-streamed call that raised. An upstream that timed out was still at work
+        (and bills for it), so its prompt is settled; any other failure settles nothing."""
+        status, code = error.status_code, error.code or error.error_type
+        if isinstance(error, UpstreamTimeoutError):
+            await self.abandon(status, code)
+        else:
+            await self.fail(status, code)
 
     async def abandon(self, status: int, error_type: str | None) -> None:
         """A call whose upstream was at work when it ended (the client left): its prompt is

@@ -65,7 +65,7 @@ async def chat_completions(request: Request) -> Response:
         await call.abandon(499, "client_disconnected")
         return Response(status_code=499)
     except PlatformError as error:
-        await call.fail(error.status_code, error.code or error.error_type)
+        await call.failed(error)
         raise
     await call.succeed(outcome.completion.usage, outcome.deployment)
     return json_response(outcome.completion, headers=call.headers)
@@ -92,7 +92,7 @@ async def embeddings(request: Request) -> Response:
         await call.abandon(499, "client_disconnected")
         return Response(status_code=499)
     except PlatformError as error:
-        await call.fail(error.status_code, error.code or error.error_type)
+        await call.failed(error)
         raise
     tokens = outcome.response.usage.prompt_tokens
     await call.succeed(Usage.of(tokens, 0), outcome.deployment)
