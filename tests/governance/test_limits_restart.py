@@ -4,6 +4,7 @@ budget, or a minute's requests, a second time."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -63,3 +64,25 @@ async def test_what_was_spent_before_a_restart_counts_exactly_once(
         after_one = (await _until_refused(restarted, spent)).count(200)
         whole = (await _until_refused(restarted, fresh)).count(200)
     assert after_one == whole - 1
+
+
+async def test_a_teams_spent_budget_stays_spent_across_a_restart(
+    governed_settings: Settings,
+) -> None:
+    async with running(governed_settings) as platform:
+        plan = await platform.admin("POST", "/plans", json={"name": "t", "budget_usd_per_day": 50})
+        team = await platform.admin("POST", "/teams", json={"name": "crew", "plan_id": plan["id"]})
+        members = [
+            await platform.admin("POST", "/principals", json={"name": n, "team_id": team["id"]})
+            for n in ("first", "second")
+        ]
+        first, second = [
+            (await platform.admin("POST", "/keys", json={"principal_id": m["id"]}))["secret"]
+            for m in members
+        ]
+        await asyncio.sleep(0.6)  # the change feed brings the team's plan
+        assert (await _until_refused(platform, first))[-1] == 429
+    async with running(governed_settings) as restarted:
+        refused = await restarted.chat(second, model="priced", max_tokens=2)  # the team's
+    assert refused.status_code == 429
+    assert "team's daily budget" in refused.json()["error"]["message"]
