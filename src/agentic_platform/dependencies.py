@@ -59,7 +59,15 @@ async def current_principal(request: Request) -> Principal:
 
 async def _act_as(state: PlatformState, caller: Principal, user_id: str) -> Principal:
     """A service principal calls for a user: the request is then the user's (limits, usage,
-    memory), remembering which service made it."""
+    memory), remembering which service made it.
+
+    The call never gets more than the service has: a team's service may act only for users
+    of its own team (an admin service for users of any team), and for an admin only if it is
+    an admin itself. The platform's own service principal (the in-process clients of
+    ``clients/internal.py``) may act for anyone; acting for an admin it keeps the admin's
+    rights on the service routes it calls, never on the admin API
+    (``Principal.may_administer``). The service's key allowlist and plan, and its own plan,
+    still apply to the call."""
     if not caller.is_service or caller.key_id is None:
         raise PermissionDeniedError(
             f"Only service principals signed in with a platform API key may send {ACT_AS_HEADER}.",
@@ -70,11 +78,36 @@ async def _act_as(state: PlatformState, caller: Principal, user_id: str) -> Prin
         raise PermissionDeniedError(
             f"{ACT_AS_HEADER} names an unknown or disabled principal.", code="unknown_principal"
         )
-    if user.team_id != caller.team_id and not caller.is_admin and not _is_platform(caller, state):
+    if not _is_platform(caller, state):
+        _check_team_service(caller, user)
+    return replace(
+        user,
+        key_id=caller.key_id,
+        acting_via=caller.id,
+        acting_roles=caller.roles,
+        key_models=caller.key_models,
+        key_plan_id=caller.key_plan_id,
+        acting_plan_id=caller.plan_id,
+    )
+
+
+def _check_team_service(caller: Principal, user: Principal) -> None:
+    if user.kind != "user":
+        raise PermissionDeniedError(
+            f"{ACT_AS_HEADER} names a service account: a service may act only for users.",
+            code="act_as_not_allowed",
+        )
+    if user.team_id != caller.team_id and not caller.is_admin:
         raise PermissionDeniedError(
             f"{ACT_AS_HEADER} names a principal of another team.", code="act_as_not_allowed"
         )
-    return replace(user, key_id=caller.key_id, acting_via=caller.id, key_plan_id=None)
+    if user.is_admin and not caller.is_admin:
+        raise PermissionDeniedError(
+            f"{ACT_AS_HEADER} names an admin: a service may act for an admin only if the "
+            "service is an admin itself. Act for a member, or ask an admin to give the "
+            "service the admin role.",
+            code="act_as_not_allowed",
+        )
 
 
 def _is_platform(caller: Principal, state: PlatformState) -> bool:

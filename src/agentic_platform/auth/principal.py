@@ -15,7 +15,9 @@ class Principal:
 
     ``key_id`` names the API key used, if any, so limits and usage can land on the key as well
     as on its owner. ``acting_via`` names the service principal that made the call for this
-    user (``X-Agentic-Act-As``); everything else then describes the user.
+    user (``X-Agentic-Act-As``); everything else then describes the user, except what the
+    service brings along so the call never gets more than the service has: its roles
+    (``acting_roles``), its key's model allowlist and plan, and its own plan.
     """
 
     id: str
@@ -31,6 +33,10 @@ class Principal:
     """The usage plan attached to the API key used, if any."""
     plan_id: str | None = None
     """The usage plan attached to the principal, if any."""
+    acting_roles: frozenset[Role] = frozenset()
+    """The roles of the service principal that acts for this user (empty when not acting)."""
+    acting_plan_id: str | None = None
+    """The usage plan attached to that service principal, if any."""
 
     @property
     def is_admin(self) -> bool:
@@ -39,3 +45,9 @@ class Principal:
     @property
     def is_service(self) -> bool:
         return "service" in self.roles
+
+    @property
+    def may_administer(self) -> bool:
+        """Admin rights on the admin API: an admin calling with its own credential, or a
+        service acting for an admin that is itself an admin (never more than both have)."""
+        return self.is_admin and (self.acting_via is None or "admin" in self.acting_roles)

@@ -125,26 +125,33 @@ class PlanDirectory:
     async def applied_to(self, principal: Principal) -> list[AppliedPlan]:
         """The caller's own plan (most specific wins) and the team's plan, if any. The
         caller's plan ids come with the principal (read with its key), so a plan attached a
-        moment ago applies from the first request."""
+        moment ago applies from the first request.
+
+        A service acting for a user (``acting_via``) is held to both: the user's own plan
+        (principal, else the default) and the service's (its key's plan, else the service
+        principal's), then the user's team plan."""
         applied: list[AppliedPlan] = []
-        own: AppliedPlan | None = None
-        if principal.key_plan_id is not None:
-            plan = await self._find(principal.key_plan_id)
-            if plan is not None:
-                own = AppliedPlan(plan, f"key:{principal.key_id}")
-        if own is None and principal.plan_id is not None:
-            plan = await self._find(principal.plan_id)
-            if plan is not None:
-                own = AppliedPlan(plan, f"principal:{principal.id}")
+        key_plan = await self._attached(principal.key_plan_id, f"key:{principal.key_id}")
+        if principal.acting_via is None:
+            own = key_plan or await self._attached(principal.plan_id, f"principal:{principal.id}")
+            service = None
+        else:
+            own = await self._attached(principal.plan_id, f"principal:{principal.id}")
+            service = key_plan or await self._attached(
+                principal.acting_plan_id, f"principal:{principal.acting_via}"
+            )
         if own is None and self._default is not None:
             own = AppliedPlan(self._default, f"principal:{principal.id}")
-        if own is not None:
-            applied.append(own)
+        applied.extend(entry for entry in (own, service) if entry is not None)
         team_plan_id = self._by_team.get(principal.team_id)
         team_plan = await self._find(team_plan_id) if team_plan_id else None
         if team_plan is not None:
             applied.append(AppliedPlan(team_plan, f"team:{principal.team_id}"))
         return applied
+
+    async def _attached(self, plan_id: str | None, subject: str) -> AppliedPlan | None:
+        plan = await self._find(plan_id) if plan_id is not None else None
+        return AppliedPlan(plan, subject) if plan is not None else None
 
     async def _find(self, plan_id: str) -> Plan | None:
         """A plan by id; an id not seen yet (a plan created a moment ago) reloads once."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -10,7 +11,8 @@ from starlette.responses import Response
 
 from agentic_platform.auth.models import PrincipalRow, TeamRow
 from agentic_platform.auth.principal import Principal
-from agentic_platform.dependencies import current_principal, platform
+from agentic_platform.dependencies import ACT_AS_HEADER, current_principal, platform
+from agentic_platform.errors import PermissionDeniedError
 from agentic_platform.governance import schemas
 from agentic_platform.governance.models import PlanRow
 from agentic_platform.governance.plans import plan_from_row
@@ -19,7 +21,29 @@ from agentic_platform.governance.usage import UsageFilter, UsageReports, to_csv
 
 router = APIRouter(prefix="/admin/v1", tags=["admin"])
 
-Caller = Annotated[Principal, Depends(current_principal)]
+
+async def own_caller(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    """The caller of a route that changes or lists identities: never a service acting for
+    someone (it would act with the user's keys, or an admin's rights, it does not hold)."""
+    if principal.acting_via is not None:
+        raise PermissionDeniedError(
+            f"{ACT_AS_HEADER} is accepted on /admin/v1 only by GET /me and the usage reports: "
+            "manage keys, principals, teams and plans with the service's own key.",
+            code="act_as_not_allowed",
+        )
+    return principal
+
+
+async def viewing_caller(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    """The caller of a read-only route (``/me``, usage): a service acting for a user sees what
+    the user sees, and an admin's view only if the service is an admin too."""
+    if principal.is_admin and not principal.may_administer:
+        return replace(principal, roles=principal.roles - {"admin"})
+    return principal
+
+
+Caller = Annotated[Principal, Depends(own_caller)]
+Viewer = Annotated[Principal, Depends(viewing_caller)]
 
 
 def directory(request: Request) -> AdminDirectory:
@@ -86,7 +110,7 @@ async def rotate_key(
 
 
 @router.get("/me", response_model=schemas.Me)
-async def me(request: Request, caller: Caller, admin: Directory) -> schemas.Me:
+async def me(request: Request, caller: Viewer, admin: Directory) -> schemas.Me:
     """Who the caller is, and the plans in force for them."""
     row = await admin.get(caller, PrincipalRow, caller.id)
     plans = platform(request).metering
@@ -210,7 +234,7 @@ Format = Literal["json", "csv"]
 
 
 def usage_filter(
-    caller: Caller,
+    caller: Viewer,
     start: Annotated[datetime | None, Query(description="From (inclusive), ISO 8601.")] = None,
     end: Annotated[datetime | None, Query(description="Until (exclusive), ISO 8601.")] = None,
     principal_id: str | None = None,

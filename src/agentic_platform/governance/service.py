@@ -1,8 +1,9 @@
 """The admin directory: keys, principals, teams and plans, with who-may-see-what rules.
 
-Admins see and manage everything. Anyone else sees and manages only their own keys (and
-may create keys for themselves, restricted to fewer models, but never attach a plan).
-Every write bumps ``updated_at``, which is how the change feed tells every replica.
+Admins see and manage everything. Anyone else sees and manages only their own keys, and
+only within the limits of the key it signed in with (``governance/delegation.py``); it
+never attaches a plan. Every write bumps ``updated_at``, which is how the change feed tells
+every replica.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from agentic_platform.auth.principal import Principal
 from agentic_platform.db.base import Base, utcnow
 from agentic_platform.errors import ConflictError, NotFoundError, PermissionDeniedError
 from agentic_platform.governance import schemas
+from agentic_platform.governance.delegation import KeyLimits, check_within, refuse_own_plan
 from agentic_platform.governance.models import PlanRow
 
 Row = TypeVar("Row", bound=Base)
 
 
 def require_admin(caller: Principal) -> None:
-    if not caller.is_admin:
+    if not caller.may_administer:
         raise PermissionDeniedError("Only admins may do this.", code="admin_required")
 
 
@@ -40,6 +42,7 @@ class AdminDirectory:
         owner_id = spec.principal_id or caller.id
         if owner_id != caller.id or spec.plan_id is not None:
             require_admin(caller)
+        allowed_models = spec.allowed_models
         expires_at = spec.expires_at
         if spec.expires_in_days is not None:
             expires_at = utcnow() + timedelta(days=spec.expires_in_days)
@@ -48,6 +51,13 @@ class AdminDirectory:
             await self._get(session, PrincipalRow, owner_id, "principal")
             if spec.plan_id is not None:
                 await self._get(session, PlanRow, spec.plan_id, "plan")
+            if not caller.may_administer:
+                bound = KeyLimits.of(await _signed_in_key(session, caller))
+                refuse_own_plan(bound, "create keys")
+                if allowed_models is None and bound.allowed_models is not None:
+                    allowed_models = list(bound.allowed_models)
+                expires_at = expires_at or bound.expires_at
+                check_within(KeyLimits(allowed_models, expires_at), [bound])
             row = ApiKeyRow(
                 id=new_id("key"),
                 principal_id=owner_id,
@@ -55,7 +65,7 @@ class AdminDirectory:
                 description=spec.description,
                 prefix=display_prefix(secret),
                 secret_hash=hash_key(secret),
-                allowed_models=spec.allowed_models,
+                allowed_models=allowed_models,
                 expires_at=expires_at,
                 plan_id=spec.plan_id,
             )
@@ -66,7 +76,7 @@ class AdminDirectory:
         self, caller: Principal, principal_id: str | None, include_revoked: bool
     ) -> list[schemas.KeyOut]:
         query = select(ApiKeyRow).order_by(ApiKeyRow.created_at)
-        if not caller.is_admin:
+        if not caller.may_administer:
             query = query.where(ApiKeyRow.principal_id == caller.id)
         elif principal_id is not None:
             query = query.where(ApiKeyRow.principal_id == principal_id)
@@ -91,6 +101,13 @@ class AdminDirectory:
             row = await self._own_key(session, caller, key_id)
             if fields.get("plan_id") is not None:
                 await self._get(session, PlanRow, fields["plan_id"], "plan")
+            if not caller.may_administer and fields.keys() & {"allowed_models", "expires_at"}:
+                changed = KeyLimits(
+                    fields.get("allowed_models", row.allowed_models),
+                    fields.get("expires_at", row.expires_at),
+                )
+                signed_in = KeyLimits.of(await _signed_in_key(session, caller))
+                check_within(changed, [KeyLimits.of(row), signed_in])
             _apply(row, fields)
         return schemas.KeyOut.model_validate(row)
 
@@ -111,6 +128,11 @@ class AdminDirectory:
             old = await self._own_key(session, caller, key_id)
             if old.revoked_at is not None:
                 raise ConflictError("A revoked key cannot be rotated; create a new one.")
+            if not caller.may_administer:
+                refuse_own_plan(KeyLimits.of(old), "be rotated except by an admin")
+                check_within(
+                    KeyLimits.of(old), [KeyLimits.of(await _signed_in_key(session, caller))]
+                )
             new = ApiKeyRow(
                 id=new_id("key"),
                 principal_id=old.principal_id,
@@ -133,7 +155,7 @@ class AdminDirectory:
 
     async def _own_key(self, session: AsyncSession, caller: Principal, key_id: str) -> ApiKeyRow:
         row = await session.get(ApiKeyRow, key_id)
-        if row is None or (not caller.is_admin and row.principal_id != caller.id):
+        if row is None or (not caller.may_administer and row.principal_id != caller.id):
             raise NotFoundError(f"No API key '{key_id}'.", param="key_id")
         return row
 
@@ -215,6 +237,11 @@ class AdminDirectory:
         if row is None:
             raise NotFoundError(f"No {noun} '{row_id}'.", param=f"{noun}_id")
         return row
+
+
+async def _signed_in_key(session: AsyncSession, caller: Principal) -> ApiKeyRow | None:
+    """The key the caller signed in with (None for an OIDC token)."""
+    return await session.get(ApiKeyRow, caller.key_id) if caller.key_id is not None else None
 
 
 def _apply(row: Base, fields: dict[str, Any]) -> None:
