@@ -154,3 +154,86 @@ def test_malformed_requests(http: httpx.Client) -> None:
     assert error_of(chat_model, 404)["param"] == "embedding_model"
     unconfigured = http.post("knowledge-bases", json={"name": "m", "backend": "pgvector"})
     assert error_of(unconfigured, 400)["code"] == "backend_unavailable"
+
+
+HUGE = "1" + "0" * 400  # 10**400: an integer beyond 64 bits, a float beyond float64
+
+
+def post_raw(client: httpx.Client, path: str, body: str) -> httpx.Response:
+    return client.post(path, content=body.encode(), headers={"content-type": "application/json"})
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        (HUGE, "64 bits"),
+        (str(2**63), "64 bits"),
+        (str(-(2**63) - 1), "64 bits"),
+        ("1e400", "finite"),
+        ("-1e400", "finite"),
+        (f"[1, {HUGE}]", "64 bits"),
+    ],
+)
+def test_a_filter_number_no_backend_holds(http: httpx.Client, value: str, says: str) -> None:
+    op = "in" if value.startswith("[") else "gt"
+    body = f'{{"query": "text", "filter": {{"field": "year", "op": "{op}", "value": {value}}}}}'
+    error = error_of(post_raw(http, "knowledge-bases/kb/retrieve", body), 400)
+    assert error["param"] == "filter.condition" and says in error["message"]
+    many = post_raw(http, "retrieve", body[:-1] + ', "knowledge_bases": ["kb"]}')
+    assert says in error_of(many, 400)["message"]
+
+
+def test_the_largest_numbers_that_fit_still_filter(http: httpx.Client) -> None:
+    for value in (str(2**63 - 1), str(-(2**63)), "1.7e308"):
+        body = f'{{"query": "text", "filter": {{"field": "year", "op": "lt", "value": {value}}}}}'
+        response = post_raw(http, "knowledge-bases/kb/retrieve", body)
+        assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("value", [HUGE, str(2**63), "1e400"])
+def test_a_metadata_number_no_backend_holds(http: httpx.Client, value: str) -> None:
+    body = f'{{"documents": [{{"id": "n", "text": "x", "metadata": {{"n": {value}}}}}]}}'
+    for path in ("knowledge-bases/kb/documents", "knowledge-bases/kb/jobs"):
+        error = error_of(post_raw(http, path, body), 400)
+        assert error["param"] == "documents.0.metadata" and "'n'" in error["message"]
+
+
+@pytest.mark.parametrize("top_k", [str(2**63), "1e20", HUGE, "0", "-1", "2.5"])
+def test_a_top_k_out_of_range(http: httpx.Client, top_k: str) -> None:
+    for path, extra in (
+        ("knowledge-bases/kb/retrieve", ""),
+        ("retrieve", ', "knowledge_bases": ["kb"]'),
+    ):
+        body = f'{{"query": "text", "top_k": {top_k}{extra}}}'
+        assert error_of(post_raw(http, path, body), 400)["param"] == "top_k"
+
+
+@pytest.mark.parametrize("min_score", ["1e400", "-1e400", "NaN", "Infinity"])
+def test_a_min_score_that_is_not_a_finite_number(http: httpx.Client, min_score: str) -> None:
+    body = f'{{"query": "text", "min_score": {min_score}}}'
+    error = error_of(post_raw(http, "knowledge-bases/kb/retrieve", body), 400)
+    assert error["param"] == "min_score"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": str(2**63)},
+        {"limit": "1e20"},
+        {"limit": HUGE},
+        {"limit": "0"},
+        {"after": "x" * 201},
+    ],
+)
+def test_a_document_page_out_of_range(http: httpx.Client, params: dict[str, str]) -> None:
+    response = http.get("knowledge-bases/kb/documents", params=params)
+    assert error_of(response, 400)["param"] == next(iter(params))
+
+
+@pytest.mark.parametrize(
+    "chunking",
+    [f'{{"chunk_tokens": {2**63}}}', '{"chunk_tokens": 1e20}', f'{{"overlap_tokens": {HUGE}}}'],
+)
+def test_chunking_numbers_out_of_range(http: httpx.Client, chunking: str) -> None:
+    body = f'{{"name": "huge", "chunking": {chunking}}}'
+    assert error_of(post_raw(http, "knowledge-bases", body), 400)["param"].startswith("chunking")

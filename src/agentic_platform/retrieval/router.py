@@ -109,7 +109,7 @@ async def list_documents(
     caller: Caller,
     service: Service,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    after: str | None = None,
+    after: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     row = await service.knowledge_bases.find(caller, kb)
     return json_response(await service.documents.list(row, limit=limit, after=after))

@@ -11,7 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from agentic_platform.retrieval.chunking import ChunkingSettings
 from agentic_platform.search.backends.base import SearchMode
-from agentic_platform.search.filters import FIELD_NAME, Filter, Scalar
+from agentic_platform.search.filters import (
+    FIELD_NAME,
+    Filter,
+    FiniteFloat,
+    Scalar,
+    check_representable,
+)
 
 BackendName = Literal["sqlite", "pgvector", "memory", "bedrock"]
 JobStatus = Literal["queued", "running", "succeeded", "partial", "failed"]
@@ -101,6 +107,11 @@ class DocumentIn(_Strict):
                 raise ValueError(f"metadata key '{key}' must match {FIELD_NAME.pattern}")
             if key in BUILTIN_FIELDS:
                 raise ValueError(f"metadata key '{key}' is reserved")
+        for key, item in value.items():
+            try:
+                check_representable(item)
+            except ValueError as exc:
+                raise ValueError(f"metadata '{key}': {exc}") from None
         return value
 
     def content(self) -> bytes:
@@ -170,10 +181,12 @@ class IngestJob(BaseModel):
 
 class RetrieveRequest(_Strict):
     query: str = Field(min_length=1, max_length=8000)
-    top_k: int = Field(default=10, ge=1)
+    top_k: int = Field(
+        default=10, ge=1, description="At most retrieval.max_top_k (1000 by default)."
+    )
     search_type: SearchMode = "hybrid"
     filter: Filter | None = None
-    min_score: float | None = None
+    min_score: FiniteFloat | None = None
     embedding_model: str | None = Field(
         default=None,
         description="The embedding model the caller expects; refused if the knowledge base "

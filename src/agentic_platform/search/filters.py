@@ -12,7 +12,9 @@ production:
   otherwise;
 * ``contains`` is a substring test on a string field and a membership test on a list field;
 * a condition on a field a record lacks is false, except ``neq`` and ``not_in``, which are
-  true (they are the negations of ``eq`` and ``in``).
+  true (they are the negations of ``eq`` and ``in``);
+* values are strings, booleans, 64-bit integers and finite floats: a number no backend holds
+  exactly (``10**400``, ``1e400``) is refused, not rounded.
 
 Compiled forms: a Python predicate (:func:`to_predicate`), SQL over a JSON column for SQLite
 (:func:`to_sqlite`) and over JSONB for PostgreSQL (:func:`to_postgres`); the Bedrock shape
@@ -21,6 +23,7 @@ lives with the Bedrock backend.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Annotated, Any, Literal
@@ -41,7 +44,31 @@ from pydantic import (
 from agentic_platform.errors import InvalidRequestError
 
 Operator = Literal["eq", "neq", "gt", "gte", "lt", "lte", "contains", "starts_with", "in", "not_in"]
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+FiniteFloat = Annotated[StrictFloat, Field(allow_inf_nan=False)]
+"""A float JSON can carry: a number beyond the float range (``1e400``) parses as infinity."""
+
+
+def check_representable(value: object) -> None:
+    """Refuse numbers no backend holds exactly (SQLite INTEGER, JSONB via orjson, numpy):
+    integers beyond 64 bits and floats that overflowed to infinity (a list: each item)."""
+    if isinstance(value, list):
+        for item in value:
+            check_representable(item)
+        return
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError(
+            "integers must fit in 64 bits (-9223372036854775808 to 9223372036854775807); "
+            "send a larger number as a string"
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("numbers must be finite (a JSON number beyond 1.8e308 is not)")
+
+
 Scalar = StrictBool | StrictInt | StrictFloat | StrictStr
+"""A filter or metadata value; :func:`check_representable` bounds its numbers."""
 
 MAX_DEPTH = 8
 MAX_CONDITIONS = 100
@@ -62,6 +89,7 @@ class Condition(BaseModel):
 
     @model_validator(mode="after")
     def _value_fits_operator(self) -> Condition:
+        check_representable(self.value)
         if self.op in ("in", "not_in"):
             if not isinstance(self.value, list) or not self.value:
                 raise ValueError(f"'{self.op}' needs a non-empty list of values")
