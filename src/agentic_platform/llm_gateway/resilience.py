@@ -1,5 +1,17 @@
 """Retries with jittered exponential backoff (honouring Retry-After) and fallback across an
-alias's deployments."""
+alias's deployments.
+
+Which failure does what:
+
+* retryable ones (rate limits, 5xx, broken connections, timeouts) are retried on the same
+  deployment up to its ``max_retries``, then fall back to the next deployment;
+* rejected credentials and an answer the gateway cannot read (a 2xx that is not the
+  expected JSON) fall back at once: another deployment may well be fine, but asking the same
+  one again would fail, or be billed, the same way;
+* a request the upstream found invalid is raised at once: it would fail everywhere.
+
+The error of the last attempt is what the client sees.
+"""
 
 from __future__ import annotations
 
@@ -32,10 +44,13 @@ class Backoff:
         return min(jittered, self.max_seconds)
 
 
+BAD_RESPONSE = "upstream_bad_response"
+
+
 def _falls_back(error: UpstreamError) -> bool:
-    """Retryable failures and rejected credentials move on to the next deployment; a request
-    the upstream found invalid would fail the same way everywhere."""
-    return error.retryable or isinstance(error, UpstreamAuthError)
+    """Retryable failures, rejected credentials and unreadable answers move on to the next
+    deployment; a request the upstream found invalid would fail the same way everywhere."""
+    return error.retryable or isinstance(error, UpstreamAuthError) or error.code == BAD_RESPONSE
 
 
 async def call_with_fallback(

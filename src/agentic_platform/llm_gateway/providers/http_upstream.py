@@ -36,6 +36,7 @@ from agentic_platform.errors import (
     UpstreamUnavailableError,
 )
 from agentic_platform.llm_gateway.catalog import Deployment
+from agentic_platform.llm_gateway.resilience import BAD_RESPONSE
 
 _MAX_MESSAGE_CHARS = 500
 _TRACEBACK = "Traceback (most recent call last)"
@@ -171,7 +172,7 @@ class HTTPUpstream:
         ends the body. If the consumer stops early (cancellation, a client disconnect,
         ``aclose()``) the upstream connection is closed, which aborts the generation."""
         response: aiohttp.ClientResponse | None = None
-        finished = False
+        started = finished = False
         try:
             response = await self._client().post(url, data=body, timeout=self._streaming)
             if response.status >= 400:
@@ -180,12 +181,13 @@ class HTTPUpstream:
             decoder = SSEDecoder()
             async for piece in response.content.iter_any():
                 for data in decoder.feed(piece):
+                    started = True
                     yield data
             for data in decoder.flush():
                 yield data
             finished = True
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise self.transport_error(exc) from exc
+            raise self.transport_error(exc, streaming=started) from exc
         finally:
             if response is not None:
                 if finished:
@@ -204,7 +206,7 @@ class HTTPUpstream:
         """The upstream answered 2xx with something that is not the expected shape."""
         return UpstreamError(
             f"{self.name}: the upstream returned a response the gateway could not read",
-            code="upstream_bad_response",
+            code=BAD_RESPONSE,
         )
 
     def cut_short(self) -> UpstreamError:
@@ -269,12 +271,17 @@ class HTTPUpstream:
             return UpstreamTimeoutError(message)
         return UpstreamUnavailableError(message)
 
-    def transport_error(self, exc: BaseException) -> UpstreamError:
-        """A timeout or a failed/broken connection; the exception text stays out of it."""
+    def transport_error(self, exc: BaseException, *, streaming: bool = False) -> UpstreamError:
+        """A timeout or a failed/broken connection; the exception text stays out of it.
+        ``streaming``: events had arrived, so a timeout means the upstream went quiet."""
         if isinstance(exc, TimeoutError):
-            return UpstreamTimeoutError(
-                f"{self.name}: the upstream did not answer within {self._seconds:g}s"
-            )
+            if isinstance(exc, aiohttp.ConnectionTimeoutError):
+                what = "could not connect to the upstream within"
+            elif streaming:
+                what = "the upstream stopped sending for more than"
+            else:
+                what = "the upstream did not answer within"
+            return UpstreamTimeoutError(f"{self.name}: {what} {self._seconds:g}s")
         if isinstance(exc, aiohttp.ClientConnectorError):
             reason = f"cannot connect to {exc.host}:{exc.port}"
         elif isinstance(exc, aiohttp.ServerDisconnectedError):
