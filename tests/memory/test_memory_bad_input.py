@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from memory_harness import Platform, User
 
+from agentic_platform.memory.models import MemoryRow
+
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
@@ -134,3 +136,43 @@ async def test_bad_search_and_memory_requests(platform: Platform) -> None:
 async def test_no_key_no_memory(platform: Platform) -> None:
     async with platform.client("agp_not_a_key") as http:
         assert (await http.get("/memory/v1/sessions")).status_code == 401
+
+
+@pytest.mark.parametrize("field", ["text", "type", "metadata"])
+async def test_a_null_in_a_patch_is_refused_and_changes_nothing(
+    platform: Platform, field: str
+) -> None:
+    ann = await platform.user("ann")
+    body = {"text": "Ann keeps bees", "type": "fact", "metadata": {"hive": 2}}
+    created = await ann.ok("POST", "/memories", json=body)
+    path = f"/memories/{created['id']}"
+    other = {"type": "event"} if field == "text" else {"text": "Ann sold the bees"}
+    error = _error(await ann.call("PATCH", path, json={field: None, **other}), 400)
+    assert error["param"] == field
+    assert "null" in error["message"] or "valid" in error["message"]
+    after = await ann.ok("GET", path)
+    assert (after["text"], after["type"], after["metadata"]) == (
+        "Ann keeps bees",
+        "fact",
+        {"hive": 2},
+    )
+    assert after["updated_at"] == created["updated_at"]
+    listed = await ann.ok("GET", "/memories")
+    assert [m["id"] for m in listed["data"]] == [created["id"]]
+    again = await ann.call("POST", "/memories", json={"text": "Ann keeps bees"})
+    assert again.status_code == 200, again.text
+
+
+async def test_a_memory_stored_with_null_metadata_reads_as_empty(platform: Platform) -> None:
+    """A row an older release wrote with ``metadata: null`` no longer breaks the user's reads."""
+    ann = await platform.user("ann")
+    created = await ann.ok("POST", "/memories", json={"text": "Ann walks to work"})
+    async with platform.app.state.platform.sessions() as db, db.begin():
+        row = await db.get(MemoryRow, created["id"])
+        assert row is not None
+        row.metadata_ = None  # type: ignore[assignment]
+    assert (await ann.ok("GET", f"/memories/{created['id']}"))["metadata"] == {}
+    assert [m["metadata"] for m in (await ann.ok("GET", "/memories"))["data"]] == [{}]
+    assert [hit["id"] for hit in await ann.search("walks to work")][:1] == [created["id"]]
+    again = await ann.call("POST", "/memories", json={"text": "Ann walks to work"})
+    assert again.status_code == 200 and again.json()["metadata"] == {}

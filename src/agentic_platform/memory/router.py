@@ -138,6 +138,7 @@ async def extraction_status(session_id: str, caller: Caller, memory: Memory) -> 
     "/memories",
     status_code=201,
     response_model=schemas.MemoryOut,
+    responses={200: {"model": schemas.MemoryOut, "description": "Already stored: that one."}},
     openapi_extra=body_schema(schemas.MemoryCreate),
 )
 async def create_memory(request: Request, caller: Caller, memory: Memory) -> Response:

@@ -153,17 +153,20 @@ class MemoryCreate(_In):
 
 
 class MemoryUpdate(_In):
-    text: str | None = Field(default=None, min_length=1, max_length=4000)
-    type: MemoryType | None = None
+    """Only the fields sent change. ``text``, ``type`` and ``metadata`` may not be null (leave
+    one out to keep it); ``occurred_at: null`` clears the time."""
+
+    text: str = Field(default=None, min_length=1, max_length=4000)
+    type: MemoryType = Field(default=None)
     occurred_at: AwareDatetime | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: dict[str, Any] = Field(default=None, description=_METADATA_DESCRIPTION)
 
     @field_validator("text")
     @classmethod
-    def _not_blank(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip():
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
             raise ValueError("a memory needs some text (not only spaces)")
-        return value.strip() if value is not None else None
+        return value.strip()
 
     @field_validator("occurred_at")
     @classmethod
