@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from agentic_platform.search.filters import Filter
 
@@ -156,10 +157,19 @@ class MemoryUpdate(_In):
     """Only the fields sent change. ``text``, ``type`` and ``metadata`` may not be null (leave
     one out to keep it); ``occurred_at: null`` clears the time."""
 
-    text: str = Field(default=None, min_length=1, max_length=4000)
-    type: MemoryType = Field(default=None)
+    text: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=4000)
+    type: MemoryType | SkipJsonSchema[None] = None
     occurred_at: AwareDatetime | None = None
-    metadata: dict[str, Any] = Field(default=None, description=_METADATA_DESCRIPTION)
+    metadata: dict[str, Any] | SkipJsonSchema[None] = Field(
+        default=None, description=_METADATA_DESCRIPTION
+    )
+
+    @field_validator("text", "type", "metadata", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may not be null (leave the field out to keep its value)")
+        return value
 
     @field_validator("text")
     @classmethod
