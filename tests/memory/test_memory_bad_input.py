@@ -176,3 +176,45 @@ async def test_a_memory_stored_with_null_metadata_reads_as_empty(platform: Platf
     assert [hit["id"] for hit in await ann.search("walks to work")][:1] == [created["id"]]
     again = await ann.call("POST", "/memories", json={"text": "Ann walks to work"})
     assert again.status_code == 200 and again.json()["metadata"] == {}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "param"),
+    [
+        ("GET", f"/memories?offset={2**63}", None, "offset"),
+        ("GET", "/memories?offset=1e20", None, "offset"),
+        ("GET", f"/sessions?offset={2**63}", None, "offset"),
+        ("GET", f"/memories?limit={2**63}", None, "limit"),
+        ("POST", "/memories", {"text": "t", "occurred_at": "0001-01-01T00:00:00+05:00"}, None),
+        ("POST", "/memories", {"text": "t", "occurred_at": "9999-12-31T23:00:00-05:00"}, None),
+        ("POST", "/memories/search", {"query": "q", "top_k": 10**400}, "top_k"),
+        ("POST", "/memories/search", {"query": "q", "top_k": 2**63}, "top_k"),
+    ],
+)
+async def test_numbers_and_times_out_of_range_are_a_400(
+    platform: Platform, method: str, path: str, body: dict[str, Any] | None, param: str | None
+) -> None:
+    ann = await platform.user("ann")
+    error = _error(await ann.call(method, path, json=body), 400)
+    assert error["param"] == (param or "occurred_at")
+    assert (await ann.ok("GET", "/memories"))["data"] == []
+
+
+@pytest.mark.parametrize(
+    "query", [f"after={2**31}", f"before={2**63}", "after=1e20", f"last={2**63}"]
+)
+async def test_message_positions_out_of_range_are_a_400(platform: Platform, query: str) -> None:
+    ann = await platform.user("ann")
+    session = await ann.session()
+    error = _error(await ann.call("GET", f"/sessions/{session}/messages?{query}"), 400)
+    assert error["param"] == query.split("=")[0]
+
+
+async def test_a_patch_with_a_time_out_of_range_changes_nothing(platform: Platform) -> None:
+    ann = await platform.user("ann")
+    created = await ann.ok("POST", "/memories", json={"text": "Ann met Bo"})
+    path = f"/memories/{created['id']}"
+    body = {"occurred_at": "0001-01-01T00:00:00+05:00", "text": "Ann met Cy"}
+    error = _error(await ann.call("PATCH", path, json=body), 400)
+    assert error["param"] == "occurred_at"
+    assert (await ann.ok("GET", path))["text"] == "Ann met Bo"

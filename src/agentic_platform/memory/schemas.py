@@ -30,7 +30,14 @@ class _Out(BaseModel):
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    return value.astimezone(UTC) if value is not None else None
+    """The time in UTC; one that has no UTC equivalent (year 1 east of UTC, year 9999 west of
+    it) is refused like any other bad value."""
+    if value is None:
+        return None
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range once converted to UTC") from None
 
 
 # --- sessions --------------------------------------------------------------------------
