@@ -178,6 +178,10 @@ async def test_a_memory_stored_with_null_metadata_reads_as_empty(platform: Platf
     assert again.status_code == 200 and again.json()["metadata"] == {}
 
 
+def _agent_is(value: Any, op: str = "eq") -> dict[str, Any]:
+    return {"field": "agent_id", "op": op, "value": value}
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "param"),
     [
@@ -189,6 +193,14 @@ async def test_a_memory_stored_with_null_metadata_reads_as_empty(platform: Platf
         ("POST", "/memories", {"text": "t", "occurred_at": "9999-12-31T23:00:00-05:00"}, None),
         ("POST", "/memories/search", {"query": "q", "top_k": 10**400}, "top_k"),
         ("POST", "/memories/search", {"query": "q", "top_k": 2**63}, "top_k"),
+        ("POST", "/memories/search", {"query": "q", "filter": _agent_is(10**400)}, "filter"),
+        ("POST", "/memories/search", {"query": "q", "filter": _agent_is(2**63)}, "filter"),
+        (
+            "POST",
+            "/memories/search",
+            {"query": "q", "filter": {"and": [_agent_is("a"), _agent_is([1, -(2**64)], "in")]}},
+            "filter",
+        ),
     ],
 )
 async def test_numbers_and_times_out_of_range_are_a_400(
