@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 
-.PHONY: up test lint typecheck pytest bench-gateway bench-retrieval bench-memory
+.PHONY: up test lint typecheck pytest fuzz bench-gateway bench-retrieval bench-memory
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -27,6 +27,11 @@ typecheck:
 
 pytest:
 	$(UV) run --no-sync pytest
+
+## The long schema pass (schemathesis) over every route; `make pytest` runs a short one.
+fuzz: $(UV)
+	$(UV) sync --frozen --all-extras
+	AGENTIC_FUZZ_EXAMPLES=$${AGENTIC_FUZZ_EXAMPLES:-1000} $(UV) run --no-sync pytest -q tests/test_schema_fuzz.py
 
 bench-gateway: $(UV)
 	$(UV) sync --frozen --all-extras

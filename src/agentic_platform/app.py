@@ -35,6 +35,7 @@ from agentic_platform.state import PlatformState
 from agentic_platform.web.errors import install_error_handlers
 from agentic_platform.web.health import router as health_router
 from agentic_platform.web.middleware import RequestContextMiddleware
+from agentic_platform.web.openapi import install_openapi
 
 logger = logging.getLogger("agentic_platform")
 
@@ -67,6 +68,7 @@ def create_app(settings: Settings, services: Sequence[ServiceName] | None = None
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(health_router)
     for name in chosen:
         for router in SERVICES[name].routers():

@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from memory_harness import Platform, User
 
+from agentic_platform.memory.models import MemoryRow
+
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
@@ -134,3 +136,97 @@ async def test_bad_search_and_memory_requests(platform: Platform) -> None:
 async def test_no_key_no_memory(platform: Platform) -> None:
     async with platform.client("agp_not_a_key") as http:
         assert (await http.get("/memory/v1/sessions")).status_code == 401
+
+
+@pytest.mark.parametrize("field", ["text", "type", "metadata"])
+async def test_a_null_in_a_patch_is_refused_and_changes_nothing(
+    platform: Platform, field: str
+) -> None:
+    ann = await platform.user("ann")
+    body = {"text": "Ann keeps bees", "type": "fact", "metadata": {"hive": 2}}
+    created = await ann.ok("POST", "/memories", json=body)
+    path = f"/memories/{created['id']}"
+    other = {"type": "event"} if field == "text" else {"text": "Ann sold the bees"}
+    error = _error(await ann.call("PATCH", path, json={field: None, **other}), 400)
+    assert error["param"] == field
+    assert "null" in error["message"] or "valid" in error["message"]
+    after = await ann.ok("GET", path)
+    assert (after["text"], after["type"], after["metadata"]) == (
+        "Ann keeps bees",
+        "fact",
+        {"hive": 2},
+    )
+    assert after["updated_at"] == created["updated_at"]
+    listed = await ann.ok("GET", "/memories")
+    assert [m["id"] for m in listed["data"]] == [created["id"]]
+    again = await ann.call("POST", "/memories", json={"text": "Ann keeps bees"})
+    assert again.status_code == 200, again.text
+
+
+async def test_a_memory_stored_with_null_metadata_reads_as_empty(platform: Platform) -> None:
+    """A row an older release wrote with ``metadata: null`` no longer breaks the user's reads."""
+    ann = await platform.user("ann")
+    created = await ann.ok("POST", "/memories", json={"text": "Ann walks to work"})
+    async with platform.app.state.platform.sessions() as db, db.begin():
+        row = await db.get(MemoryRow, created["id"])
+        assert row is not None
+        row.metadata_ = None  # type: ignore[assignment]
+    assert (await ann.ok("GET", f"/memories/{created['id']}"))["metadata"] == {}
+    assert [m["metadata"] for m in (await ann.ok("GET", "/memories"))["data"]] == [{}]
+    assert [hit["id"] for hit in await ann.search("walks to work")][:1] == [created["id"]]
+    again = await ann.call("POST", "/memories", json={"text": "Ann walks to work"})
+    assert again.status_code == 200 and again.json()["metadata"] == {}
+
+
+def _agent_is(value: Any, op: str = "eq") -> dict[str, Any]:
+    return {"field": "agent_id", "op": op, "value": value}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "param"),
+    [
+        ("GET", f"/memories?offset={2**63}", None, "offset"),
+        ("GET", "/memories?offset=1e20", None, "offset"),
+        ("GET", f"/sessions?offset={2**63}", None, "offset"),
+        ("GET", f"/memories?limit={2**63}", None, "limit"),
+        ("POST", "/memories", {"text": "t", "occurred_at": "0001-01-01T00:00:00+05:00"}, None),
+        ("POST", "/memories", {"text": "t", "occurred_at": "9999-12-31T23:00:00-05:00"}, None),
+        ("POST", "/memories/search", {"query": "q", "top_k": 10**400}, "top_k"),
+        ("POST", "/memories/search", {"query": "q", "top_k": 2**63}, "top_k"),
+        ("POST", "/memories/search", {"query": "q", "filter": _agent_is(10**400)}, "filter"),
+        ("POST", "/memories/search", {"query": "q", "filter": _agent_is(2**63)}, "filter"),
+        (
+            "POST",
+            "/memories/search",
+            {"query": "q", "filter": {"and": [_agent_is("a"), _agent_is([1, -(2**64)], "in")]}},
+            "filter",
+        ),
+    ],
+)
+async def test_numbers_and_times_out_of_range_are_a_400(
+    platform: Platform, method: str, path: str, body: dict[str, Any] | None, param: str | None
+) -> None:
+    ann = await platform.user("ann")
+    error = _error(await ann.call(method, path, json=body), 400)
+    assert error["param"] == (param or "occurred_at")
+    assert (await ann.ok("GET", "/memories"))["data"] == []
+
+
+@pytest.mark.parametrize(
+    "query", [f"after={2**31}", f"before={2**63}", "after=1e20", f"last={2**63}"]
+)
+async def test_message_positions_out_of_range_are_a_400(platform: Platform, query: str) -> None:
+    ann = await platform.user("ann")
+    session = await ann.session()
+    error = _error(await ann.call("GET", f"/sessions/{session}/messages?{query}"), 400)
+    assert error["param"] == query.split("=")[0]
+
+
+async def test_a_patch_with_a_time_out_of_range_changes_nothing(platform: Platform) -> None:
+    ann = await platform.user("ann")
+    created = await ann.ok("POST", "/memories", json={"text": "Ann met Bo"})
+    path = f"/memories/{created['id']}"
+    body = {"occurred_at": "0001-01-01T00:00:00+05:00", "text": "Ann met Cy"}
+    error = _error(await ann.call("PATCH", path, json=body), 400)
+    assert error["param"] == "occurred_at"
+    assert (await ann.ok("GET", path))["text"] == "Ann met Bo"

@@ -19,6 +19,11 @@ from agentic_platform.web.bodies import body_schema, json_response, parse_body
 
 M = TypeVar("M", bound=BaseModel)
 
+MAX_OFFSET = 1_000_000_000
+"""Far past any real page, well inside every database's integer range."""
+MAX_POSITION = 2**31 - 1
+"""Turn positions are 32-bit integers in the database."""
+
 router = APIRouter(prefix="/memory/v1", tags=["memory"])
 
 
@@ -32,7 +37,7 @@ async def memory_gateway(request: Request) -> MemoryGateway:
 Caller = Annotated[Principal, Depends(current_principal)]
 Memory = Annotated[MemoryGateway, Depends(memory_gateway)]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size.")]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 UserId = Annotated[str | None, Query(description="Whose data (admins only).")]
 
 
@@ -111,8 +116,12 @@ async def list_messages(
     caller: Caller,
     memory: Memory,
     limit: Limit = 100,
-    after: Annotated[int | None, Query(ge=0, description="Turns after this position.")] = None,
-    before: Annotated[int | None, Query(ge=1, description="Turns before this position.")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_POSITION, description="Turns after this position.")
+    ] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_POSITION, description="Turns before this position.")
+    ] = None,
     last: Annotated[int | None, Query(ge=1, le=1000, description="The last N turns.")] = None,
 ) -> Response:
     """A page of the history, oldest first; or the last N turns."""
@@ -138,6 +147,7 @@ async def extraction_status(session_id: str, caller: Caller, memory: Memory) -> 
     "/memories",
     status_code=201,
     response_model=schemas.MemoryOut,
+    responses={200: {"model": schemas.MemoryOut, "description": "Already stored: that one."}},
     openapi_extra=body_schema(schemas.MemoryCreate),
 )
 async def create_memory(request: Request, caller: Caller, memory: Memory) -> Response:

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
-from agentic_platform.search.filters import Filter
+from agentic_platform.search.filters import Filter, conditions
 
 Role = Literal["user", "assistant", "system", "tool"]
 MemoryType = Literal["preference", "fact", "event", "instruction"]
@@ -29,7 +30,14 @@ class _Out(BaseModel):
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    return value.astimezone(UTC) if value is not None else None
+    """The time in UTC; one that has no UTC equivalent (year 1 east of UTC, year 9999 west of
+    it) is refused like any other bad value."""
+    if value is None:
+        return None
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range once converted to UTC") from None
 
 
 # --- sessions --------------------------------------------------------------------------
@@ -153,17 +161,29 @@ class MemoryCreate(_In):
 
 
 class MemoryUpdate(_In):
-    text: str | None = Field(default=None, min_length=1, max_length=4000)
-    type: MemoryType | None = None
+    """Only the fields sent change. ``text``, ``type`` and ``metadata`` may not be null (leave
+    one out to keep it); ``occurred_at: null`` clears the time."""
+
+    text: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=4000)
+    type: MemoryType | SkipJsonSchema[None] = None
     occurred_at: AwareDatetime | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: dict[str, Any] | SkipJsonSchema[None] = Field(
+        default=None, description=_METADATA_DESCRIPTION
+    )
+
+    @field_validator("text", "type", "metadata", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may not be null (leave the field out to keep its value)")
+        return value
 
     @field_validator("text")
     @classmethod
-    def _not_blank(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip():
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
             raise ValueError("a memory needs some text (not only spaces)")
-        return value.strip() if value is not None else None
+        return value.strip()
 
     @field_validator("occurred_at")
     @classmethod
@@ -220,6 +240,19 @@ class SearchRequest(_In):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("the query needs some text (not only spaces)")
+        return value
+
+    @field_validator("filter")
+    @classmethod
+    def _integers_in_range(cls, value: Filter | None) -> Filter | None:
+        """Integers the databases can compare: 64-bit, as JSON numbers are stored."""
+        for condition in conditions(value) if value is not None else ():
+            values = condition.value if isinstance(condition.value, list) else [condition.value]
+            for item in values:
+                if isinstance(item, int) and not -(2**63) <= item < 2**63:
+                    raise ValueError(
+                        f"the value of '{condition.field}' is out of range (64-bit integers)"
+                    )
         return value
 
 

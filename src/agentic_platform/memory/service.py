@@ -187,7 +187,7 @@ def _memory_out(memory: Memory, turns: Turns) -> schemas.MemoryOut:
         type=row.type,
         text=row.text,
         occurred_at=row.occurred_at,
-        metadata=row.metadata_,
+        metadata=row.metadata_ or {},  # a null stored by an older release reads as {}
         origin=row.origin,
         created_at=row.created_at,
         updated_at=row.updated_at,

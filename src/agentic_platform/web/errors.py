@@ -71,9 +71,14 @@ async def _http_exception(_request: Request, exc: Exception) -> Response:
     return error_response(error)
 
 
+def unexpected_error() -> PlatformError:
+    """What a caller sees of an error nothing handled: a 500 without its text."""
+    return PlatformError("The server failed to handle the request.")
+
+
 async def _unexpected(_request: Request, exc: Exception) -> Response:
     logger.error("unhandled error", exc_info=exc)
-    return error_response(PlatformError("The server failed to handle the request."))
+    return error_response(unexpected_error())
 
 
 def install_error_handlers(app: FastAPI) -> None:

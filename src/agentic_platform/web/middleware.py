@@ -33,8 +33,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentic_platform.errors import PayloadTooLargeError
 from agentic_platform.logs import request_id_var
+from agentic_platform.web.errors import error_response, unexpected_error
 
 access_logger = logging.getLogger("agentic_platform.access")
+logger = logging.getLogger("agentic_platform.http")
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 E = TypeVar("E", bound=Endpoint)
@@ -87,7 +89,7 @@ class RequestContextMiddleware:
         client_request_id, declared = _read_headers(scope)
         token = request_id_var.set(request_id)
         started = time.perf_counter()
-        status = 500
+        status = 0
         header = (b"x-request-id", request_id.encode())
 
         async def send_with_id(message: Message) -> None:
@@ -101,14 +103,11 @@ class RequestContextMiddleware:
             if declared is not None and declared > self.max_body_bytes:
                 await _reject_too_large(send_with_id, self.max_body_bytes)
                 return
-            key = (scope["method"], scope["path"])
-            endpoint = self._direct.get(key)
-            if endpoint is not None:
-                await _call_direct(endpoint, scope, self._limited(receive), send_with_id)
-            else:
-                await self.app(scope, self._limited(receive), send_with_id)
-                if status < 400:
-                    self._learn(key, scope)
+            await self._dispatch(scope, receive, send_with_id, lambda: status)
+        except Exception as exc:
+            if status:  # the answer has begun: only closing the connection can tell the client
+                raise
+            await _answer_unexpected(exc, scope, receive, send_with_id)
         finally:
             if self.log_requests:
                 access_logger.info(
@@ -116,12 +115,24 @@ class RequestContextMiddleware:
                     extra={
                         "method": scope["method"],
                         "path": scope["path"],
-                        "status": status,
+                        "status": status or 500,
                         "duration_ms": round((time.perf_counter() - started) * 1000, 3),
                         "client_request_id": client_request_id,
                     },
                 )
             request_id_var.reset(token)
+
+    async def _dispatch(
+        self, scope: Scope, receive: Receive, send: Send, status: Callable[[], int]
+    ) -> None:
+        key = (scope["method"], scope["path"])
+        endpoint = self._direct.get(key)
+        if endpoint is not None:
+            await _call_direct(endpoint, scope, self._limited(receive), send)
+        else:
+            await self.app(scope, self._limited(receive), send)
+            if status() < 400:
+                self._learn(key, scope)
 
     def _learn(self, key: tuple[str, str], scope: Scope) -> None:
         """Remember that the router answered ``key`` with a direct endpoint, if it did, and
@@ -152,6 +163,14 @@ class RequestContextMiddleware:
             return message
 
         return limited_receive
+
+
+async def _answer_unexpected(exc: Exception, scope: Scope, receive: Receive, send: Send) -> None:
+    """A clean 500 in the error envelope for an error nothing else handled. Answering here,
+    instead of letting the error reach the server, keeps the connection open for the client's
+    next request; the log line carries the request id and the error's type and message."""
+    logger.error("unhandled error", exc_info=exc)
+    await error_response(unexpected_error())(scope, receive, send)
 
 
 def _too_large_message(limit: int) -> str:
