@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
@@ -231,6 +231,9 @@ async def delete_plan(plan_id: str, caller: Caller, admin: Directory) -> Respons
 # --- usage -----------------------------------------------------------------------------
 
 Format = Literal["json", "csv"]
+CSV_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with `format=csv`."}
+}
 
 
 def usage_filter(
@@ -249,7 +252,7 @@ def usage_filter(
 Filter = Annotated[UsageFilter, Depends(usage_filter)]
 
 
-@router.get("/usage", response_model=schemas.UsageSummary)
+@router.get("/usage", response_model=schemas.UsageSummary, responses=CSV_ANSWER)
 async def usage_totals(
     where: Filter,
     usage: Reports,
@@ -265,12 +268,12 @@ async def usage_totals(
     return Response(summary.model_dump_json(), media_type="application/json")
 
 
-@router.get("/usage/records", response_model=schemas.UsageRecords)
+@router.get("/usage/records", response_model=schemas.UsageRecords, responses=CSV_ANSWER)
 async def usage_records(
     where: Filter,
     usage: Reports,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     format: Format = "json",
 ) -> Response:
     """One row per request, oldest first."""

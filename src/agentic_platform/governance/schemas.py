@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -20,6 +20,13 @@ class _Out(BaseModel):
 
 ModelPatterns = list[str] | None
 
+LIMIT_MAX = 1_000_000_000
+"""The largest count limit a plan holds: plan limits are 32-bit integer columns."""
+BUDGET_MAX_USD = 1e12
+
+CountLimit = Annotated[int | None, Field(ge=0, le=LIMIT_MAX)]
+BudgetUSD = Annotated[float | None, Field(ge=0, le=BUDGET_MAX_USD, allow_inf_nan=False)]
+
 
 # --- keys ------------------------------------------------------------------------------
 
@@ -31,7 +38,9 @@ class KeyCreate(_In):
         default=None, description="Owner of the key (admins only); defaults to the caller."
     )
     expires_at: datetime | None = Field(default=None, description="When the key stops working.")
-    expires_in_days: float | None = Field(default=None, gt=0, description="Or: days from now.")
+    expires_in_days: float | None = Field(
+        default=None, gt=0, le=36_500, allow_inf_nan=False, description="Or: days from now."
+    )
     allowed_models: ModelPatterns = Field(
         default=None, description="Model alias patterns (globs) the key may use; all if unset."
     )
@@ -127,9 +136,9 @@ class TeamOut(_Out):
 
 
 class ModelOverride(_In):
-    requests_per_minute: int | None = Field(default=None, ge=0)
-    input_tokens_per_minute: int | None = Field(default=None, ge=0)
-    output_tokens_per_minute: int | None = Field(default=None, ge=0)
+    requests_per_minute: CountLimit = None
+    input_tokens_per_minute: CountLimit = None
+    output_tokens_per_minute: CountLimit = None
 
 
 class PlanFields(_In):
@@ -137,12 +146,12 @@ class PlanFields(_In):
     allowed_models: ModelPatterns = Field(
         default=None, description="Model alias patterns (globs) allowed; all if unset."
     )
-    requests_per_minute: int | None = Field(default=None, ge=0)
-    input_tokens_per_minute: int | None = Field(default=None, ge=0)
-    output_tokens_per_minute: int | None = Field(default=None, ge=0)
-    max_concurrent_requests: int | None = Field(default=None, ge=0)
-    budget_usd_per_day: float | None = Field(default=None, ge=0)
-    budget_usd_per_month: float | None = Field(default=None, ge=0)
+    requests_per_minute: CountLimit = None
+    input_tokens_per_minute: CountLimit = None
+    output_tokens_per_minute: CountLimit = None
+    max_concurrent_requests: CountLimit = None
+    budget_usd_per_day: BudgetUSD = None
+    budget_usd_per_month: BudgetUSD = None
     model_overrides: dict[str, ModelOverride] | None = Field(
         default=None, description="Per-model limits by alias pattern; they get their own counters."
     )
