@@ -6,6 +6,7 @@ included rather than mounted so every lifespan runs, in one exit stack.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -17,6 +18,7 @@ from agentic_platform import __version__
 from agentic_platform.auth.bootstrap import ensure_admin_key, ensure_service_key
 from agentic_platform.auth.oidc import OIDCVerifier
 from agentic_platform.auth.service import IdentityStore, KeyAuthenticator
+from agentic_platform.data_dir import secure_data_dir
 from agentic_platform.db.engine import create_engine, ping, session_factory
 from agentic_platform.db.migrate import upgrade
 from agentic_platform.errors import PlatformError
@@ -78,6 +80,9 @@ def create_app(settings: Settings, services: Sequence[ServiceName] | None = None
 
 async def _start_core(settings: Settings, stack: AsyncExitStack, app: FastAPI) -> PlatformState:
     url = settings.effective_database_url
+    await asyncio.to_thread(
+        secure_data_dir, settings.data_dir, [settings.admin_key_file, settings.service_key_file]
+    )
     if settings.auto_migrate:
         await upgrade(url)
     engine = create_engine(url)
