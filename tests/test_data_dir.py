@@ -64,7 +64,7 @@ def test_a_start_tightens_a_data_directory_left_open(
 ) -> None:
     settings = Settings(data_dir=tmp_path / "data", models=scripted_models())
     _start_and_chat(settings)
-    os.chmod(settings.data_dir, 0o755)  # as an older version left it
+    os.chmod(settings.data_dir, 0o755)  # noqa: S103 - as an older version left it
     opened = [settings.data_dir / name for name in ("agentic.db", "admin.key", "service.key")]
     for path in opened:
         os.chmod(path, 0o644)
