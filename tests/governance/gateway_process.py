@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from agentic_platform.llm_gateway.catalog import Deployment, ModelEntry
 from agentic_platform.testing.catalog import scripted_models
+from agentic_platform.testing.redis_server import free_port
 
 SLOW_SECONDS = 3.0
 
@@ -35,20 +35,13 @@ def _catalog() -> str:
     return json.dumps([m.model_dump(mode="json") for m in [*scripted_models(), slow]])
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class GatewayProcess:
     """One run of the server; ``start`` again for a restart on the same data."""
 
     def __init__(self, work: Path, database_url: str, admin_key: str, **settings: str) -> None:
         self.work = work
         self.admin_key = admin_key
-        self.port = _free_port()
+        self.port = free_port()
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("AGENTIC_")},
             "AGENTIC_DATA_DIR": str(work / "data"),
