@@ -6,6 +6,7 @@ included rather than mounted so every lifespan runs, in one exit stack.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -21,9 +22,10 @@ from agentic_platform.auth.service import IdentityStore, KeyAuthenticator
 from agentic_platform.data_dir import secure_data_dir
 from agentic_platform.db.engine import create_engine, ping, session_factory
 from agentic_platform.db.migrate import upgrade
-from agentic_platform.errors import PlatformError
+from agentic_platform.errors import ConfigurationError, PlatformError
 from agentic_platform.governance.change_feed import ChangeFeed
 from agentic_platform.governance.enforcement import UsageGovernor
+from agentic_platform.governance.journal import UsageJournal, replay
 from agentic_platform.governance.ledger import UsageLedger
 from agentic_platform.governance.metering import Metering
 from agentic_platform.governance.plans import PlanDirectory
@@ -83,7 +85,9 @@ def create_app(settings: Settings, services: Sequence[ServiceName] | None = None
 
 async def _start_core(settings: Settings, stack: AsyncExitStack, app: FastAPI) -> PlatformState:
     url = settings.effective_database_url
-    secure_data_dir(settings)
+    await asyncio.to_thread(
+        secure_data_dir, settings.data_dir, [settings.admin_key_file, settings.service_key_file]
+    )
     if settings.auto_migrate:
         await upgrade(url)
     engine = create_engine(url)
@@ -131,13 +135,7 @@ async def _start_governance(
     stack.push_async_callback(store.aclose)
     if not settings.limits.url.startswith("memory://"):
         state.readiness["limits"] = store.ping
-    ledger = UsageLedger(
-        sessions,
-        flush_seconds=settings.governance.ledger_flush_seconds,
-        batch_size=settings.governance.ledger_batch_size,
-    )
-    ledger.start()
-    stack.push_async_callback(ledger.aclose)
+    ledger = await _start_ledger(settings, stack, state)
 
     async def on_change(key_ids: set[str], principal_ids: set[str]) -> None:
         await state.authenticator.invalidate(key_ids, principal_ids)
@@ -154,6 +152,44 @@ async def _start_governance(
         restored = await governor.restore(await open_window_spend(sessions, now), now)
         logger.info("limit counters restored from the usage ledger", extra={"counters": restored})
     return Metering(governor, ledger, settings.governance.default_output_reservation)
+
+
+async def _start_ledger(
+    settings: Settings, stack: AsyncExitStack, state: PlatformState
+) -> UsageLedger:
+    """The ledger and its journal; first, the records that processes which died left in
+    the journal directory are written."""
+    governance = settings.governance
+    journal = (
+        await asyncio.to_thread(_open_journal, settings) if governance.ledger_journal else None
+    )
+    ledger = UsageLedger(
+        state.sessions,
+        flush_seconds=governance.ledger_flush_seconds,
+        batch_size=governance.ledger_batch_size,
+        journal=journal,
+        journal_sync_seconds=governance.ledger_journal_sync_seconds,
+    )
+    stack.push_async_callback(ledger.aclose)
+    if journal is not None:
+        recovered = await replay(journal.directory, ledger.write, governance.ledger_batch_size)
+        if recovered:
+            logger.info("usage records recovered from the journal", extra={"records": recovered})
+    ledger.start()
+    return ledger
+
+
+def _open_journal(settings: Settings) -> UsageJournal:
+    directory = settings.usage_journal_dir
+    try:
+        return UsageJournal.create(directory)
+    except OSError as error:
+        raise ConfigurationError(
+            f"the usage journal directory {directory} cannot be written ({error.strerror}): "
+            "set AGENTIC_GOVERNANCE__LEDGER_JOURNAL_DIR to a writable local directory (in "
+            "Kubernetes an emptyDir volume), or AGENTIC_GOVERNANCE__LEDGER_JOURNAL=false to "
+            "run without one (a crash then loses the usage records not written yet)"
+        ) from None
 
 
 def _announce_admin_key(secret: str, settings: Settings) -> None:

@@ -1,69 +1,72 @@
-"""The data directory holds memories, documents, usage and keys: only its owner may read it.
+"""The data directory is private to the user the platform runs as.
 
-The directory is created 0700 and every file the platform keeps in it is 0600, whatever the
-umask. A directory or file that is already more open (made by an older version, or by hand) is
-tightened at start-up, with a warning in the log.
+It holds what other local users must not read: the SQLite database (memories, documents,
+usage), ``admin.key``, ``service.key`` and the usage journal. Every directory the platform
+creates for them is 0700 and every file 0600, whatever the umask; a start that finds one of
+them open to the group or to others takes those permissions away and logs a warning.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
-from agentic_platform.settings import Settings
-
-logger = logging.getLogger(__name__)
-
-_PRIVATE_DIR = 0o700
-_PRIVATE_FILE = 0o600
-_SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+logger = logging.getLogger("agentic_platform.data_dir")
 
 
-def secure_data_dir(settings: Settings) -> None:
-    """Create the data directory (and the SQLite file, when the database is SQLite) private to
-    the owner, and tighten whatever in it is readable by others."""
-    _private_dir(settings.data_dir)
-    for path in sorted(settings.data_dir.iterdir()):
-        if path.is_file() and not path.is_symlink():
-            _private_file(path)
-    database = _sqlite_file(settings.effective_database_url)
-    if database is not None:
-        _private_dir(database.parent)
-        if not database.exists():
-            os.close(os.open(database, os.O_WRONLY | os.O_CREAT, _PRIVATE_FILE))
-        for path in [database, *(Path(f"{database}{end}") for end in _SQLITE_SIDE_FILES)]:
-            if path.exists():
-                _private_file(path)
+def make_directory(path: Path) -> None:
+    """Create ``path`` and any missing parents, each 0700 (an existing one is left alone)."""
+    missing: list[Path] = []
+    current = path
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another process was quicker
+            directory.mkdir(mode=0o700)
 
 
-def _sqlite_file(url: str) -> Path | None:
-    parsed = make_url(url)
-    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
-        return None
-    return Path(parsed.database).expanduser()
+def make_private_file(path: Path) -> None:
+    """Create an empty file 0600 (and its folder, 0700) unless it exists, so whatever opens
+    it later keeps that mode. SQLite does, and gives its -wal and -shm files the same."""
+    make_directory(path.parent)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+    make_private(path)
 
 
-def _private_dir(path: Path) -> None:
-    if not path.exists():
-        path.mkdir(parents=True, mode=_PRIVATE_DIR)
-    _tighten(path, _PRIVATE_DIR)
-
-
-def _private_file(path: Path) -> None:
-    _tighten(path, _PRIVATE_FILE)
-
-
-def _tighten(path: Path, mode: int) -> None:
-    info = path.stat()
-    current = stat.S_IMODE(info.st_mode)
-    if current & 0o077 == 0:
+def make_private(path: Path) -> None:
+    """Take the group's and others' permissions away from ``path`` if it exists and has any
+    (with a warning: something made it readable by other users)."""
+    try:
+        found = path.lstat()
+    except FileNotFoundError:
         return
-    if info.st_uid != os.getuid():
-        logger.warning("%s is open to other users (mode %o), owned by another user", path, current)
+    mode = stat.S_IMODE(found.st_mode)
+    if mode & 0o077 == 0 or stat.S_ISLNK(found.st_mode):
         return
-    os.chmod(path, mode)
-    logger.warning("%s was open to other users (mode %o); made it %o", path, current, mode)
+    try:
+        os.chmod(path, mode & 0o700)
+    except OSError as error:
+        logger.warning(
+            "could not make a file in the data directory private",
+            extra={"path": str(path), "mode": f"{mode:o}"},
+            exc_info=error,
+        )
+        return
+    logger.warning(
+        "other users could read this; made it private to its owner",
+        extra={"path": str(path), "mode": f"{mode:o}", "now": f"{mode & 0o700:o}"},
+    )
+
+
+def secure_data_dir(data_dir: Path, files: Iterable[Path]) -> None:
+    """At start-up: make an existing data directory and the platform's files in it private.
+    Only the named files are touched, not whatever else the directory may hold."""
+    make_private(data_dir)
+    for path in files:
+        make_private(path)

@@ -106,6 +106,25 @@ class GovernanceSettings(BaseModel):
     ledger_batch_size: int = Field(
         default=500, ge=1, description="Usage records written per database round trip."
     )
+    ledger_journal: bool = Field(
+        default=True,
+        description="Append each usage record to a local journal file before its answer is "
+        "sent, so a crash (kill -9, out of memory) loses no record; the next start writes "
+        "what the journal holds. Off: a crash loses the records not written yet.",
+    )
+    ledger_journal_dir: Path | None = Field(
+        default=None,
+        description="Where the usage journal lives (a local, writable directory; several "
+        "processes may share it); defaults to <data_dir>/journal. In Kubernetes an emptyDir "
+        "survives a container restart.",
+    )
+    ledger_journal_sync_seconds: float = Field(
+        default=0,
+        ge=0,
+        description="fsync the journal this often, so a power loss or kernel crash loses at "
+        "most that many seconds of usage records; 0 leaves it to the operating system "
+        "(records survive the process crashing, not the machine).",
+    )
     default_output_reservation: int = Field(
         default=1024,
         ge=1,
@@ -342,6 +361,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _expand_paths(self) -> Settings:
         self.data_dir = self.data_dir.expanduser()
+        if self.governance.ledger_journal_dir is not None:
+            self.governance.ledger_journal_dir = self.governance.ledger_journal_dir.expanduser()
         if self.database_url is not None and not self.database_url.startswith(
             ("sqlite+aiosqlite://", "postgresql+asyncpg://")
         ):
@@ -366,6 +387,10 @@ class Settings(BaseSettings):
     @property
     def service_key_file(self) -> Path:
         return self.data_dir / "service.key"
+
+    @property
+    def usage_journal_dir(self) -> Path:
+        return self.governance.ledger_journal_dir or self.data_dir / "journal"
 
 
 def load_settings(**overrides: Any) -> Settings:

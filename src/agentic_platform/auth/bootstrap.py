@@ -8,6 +8,7 @@ from pathlib import Path
 
 from agentic_platform.auth.keys import KEY_PREFIX
 from agentic_platform.auth.service import IdentityStore
+from agentic_platform.data_dir import make_directory
 from agentic_platform.errors import ConfigurationError
 from agentic_platform.settings import Settings
 
@@ -51,7 +52,7 @@ async def _create_admin(identities: IdentityStore, secret: str | None) -> str:
 
 def write_private_file(path: Path, content: str) -> None:
     """Write a file only its owner can read (0600), whatever the umask."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_directory(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(content)

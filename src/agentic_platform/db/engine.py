@@ -8,15 +8,29 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from agentic_platform.data_dir import make_private, make_private_file
 from agentic_platform.errors import ConfigurationError
+
+_SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def prepare_sqlite_file(url: str) -> None:
+    """For a SQLite URL: create the database file 0600 (its folder 0700) before SQLite
+    does, so it and its -wal and -shm files are private; make existing ones private."""
+    parsed = make_url(url)
+    if parsed.drivername != "sqlite+aiosqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(parsed.database)
+    make_private_file(path)
+    for suffix in _SQLITE_COMPANIONS:
+        make_private(path.with_name(path.name + suffix))
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An async engine; SQLite gets WAL and foreign keys, and its folder is created."""
+    """An async engine; SQLite gets WAL and foreign keys, and its file is created private."""
     parsed = make_url(url)
     if parsed.drivername == "sqlite+aiosqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        prepare_sqlite_file(url)
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

@@ -10,6 +10,8 @@ from alembic.config import Config
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from agentic_platform.db.engine import prepare_sqlite_file
+
 
 def alembic_config(database_url: str) -> Config:
     config = Config()
@@ -22,6 +24,7 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade_sync(database_url: str, revision: str = "head") -> None:
     """Run in a thread of its own: Alembic's env drives its own event loop."""
+    prepare_sqlite_file(database_url)
     command.upgrade(alembic_config(database_url), revision)
 
 
