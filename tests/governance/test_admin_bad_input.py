@@ -52,3 +52,23 @@ async def test_a_usage_offset_out_of_range_is_a_400(platform: Platform, offset: 
         refused = await http.get("/admin/v1/usage/records", params={"offset": offset})
     assert refused.status_code == 400, refused.text
     assert refused.json()["error"]["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize("field", ["name", "description"])
+async def test_a_null_key_name_or_description_is_a_400(platform: Platform, field: str) -> None:
+    issued = await platform.admin("POST", "/keys", json={"name": "kept", "description": "kept"})
+    async with platform.client(platform.admin_key) as http:
+        refused = await http.patch(f"/admin/v1/keys/{issued['id']}", json={field: None})
+    assert refused.status_code == 400, refused.text
+    assert field in refused.json()["error"]["message"]
+    assert (await platform.admin("GET", f"/keys/{issued['id']}"))[field] == "kept"
+
+
+@pytest.mark.parametrize("field", ["name", "roles", "team_id", "disabled"])
+async def test_a_null_principal_field_is_a_400(platform: Platform, field: str) -> None:
+    who = await platform.admin("POST", "/principals", json={"name": f"null-{field}"})
+    async with platform.client(platform.admin_key) as http:
+        refused = await http.patch(f"/admin/v1/principals/{who['id']}", json={field: None})
+    assert refused.status_code == 400, refused.text
+    assert field in refused.json()["error"]["message"]
+    assert await platform.admin("GET", f"/principals/{who['id']}") == who

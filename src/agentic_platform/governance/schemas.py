@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -47,12 +47,24 @@ class KeyCreate(_In):
     plan_id: str | None = Field(default=None, description="A plan for this key (admins only).")
 
 
+def _not_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("may not be null (leave the field out to keep its value)")
+    return value
+
+
 class KeyUpdate(_In):
+    """Only the fields sent change; ``null`` clears ``allowed_models``, ``plan_id`` and
+    ``expires_at`` (within the caller's rights), and is refused for ``name`` and
+    ``description``."""
+
     name: str | None = Field(default=None, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
     allowed_models: ModelPatterns = None
     plan_id: str | None = None
     expires_at: datetime | None = None
+
+    _names_not_null = field_validator("name", "description", mode="before")(_not_null)
 
 
 class KeyRotate(_In):
@@ -94,12 +106,19 @@ class PrincipalCreate(_In):
 
 
 class PrincipalUpdate(_In):
+    """Only the fields sent change; ``null`` clears ``email`` and ``plan_id`` and is refused
+    for the others."""
+
     name: str | None = Field(default=None, min_length=1, max_length=200)
     email: str | None = None
     team_id: str | None = None
     roles: list[Role] | None = None
     plan_id: str | None = None
     disabled: bool | None = None
+
+    _required_not_null = field_validator("name", "team_id", "roles", "disabled", mode="before")(
+        _not_null
+    )
 
 
 class PrincipalOut(_Out):
