@@ -263,7 +263,9 @@ class RetrievalSettings(BaseModel):
     max_concurrent_jobs: int = Field(
         default=2, ge=1, description="Ingestion jobs a process runs at once; others queue."
     )
-    max_top_k: int = Field(default=1000, ge=1, description="Largest top_k a search may ask.")
+    max_top_k: int = Field(
+        default=1000, ge=1, le=1_000_000, description="Largest top_k a search may ask."
+    )
 
 
 class _YamlFileSource(PydanticBaseSettingsSource):

@@ -182,7 +182,10 @@ class IngestJob(BaseModel):
 class RetrieveRequest(_Strict):
     query: str = Field(min_length=1, max_length=8000)
     top_k: int = Field(
-        default=10, ge=1, description="At most retrieval.max_top_k (1000 by default)."
+        default=10,
+        ge=1,
+        le=1_000_000,
+        description="At most retrieval.max_top_k (1000 by default).",
     )
     search_type: SearchMode = "hybrid"
     filter: Filter | None = None
