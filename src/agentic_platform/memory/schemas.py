@@ -225,7 +225,9 @@ class MemoryList(BaseModel):
 
 class SearchRequest(_In):
     query: str = Field(min_length=1, max_length=4000, description="What to recall.")
-    top_k: int | None = Field(default=None, ge=1, description="How many results (default 10).")
+    top_k: int | None = Field(
+        default=None, ge=1, le=1000, description="How many results (default 10)."
+    )
     filter: Filter | None = Field(
         default=None,
         description="The platform filter grammar over agent_id, type, session_id, role, "
