@@ -78,7 +78,8 @@ async def test_answers_given_while_postgres_is_down_survive_a_kill_9(
     if not database_url.startswith("postgresql"):
         pytest.skip("simulates a PostgreSQL outage")
     name = database_url.rsplit("/", 1)[1]
-    gateway.env["AGENTIC_GOVERNANCE__LEDGER_FLUSH_SECONDS"] = "0.1"  # write as it goes
+    # Batches of 50: the ledger tries (and fails) to write during the outage, never before.
+    gateway.env["AGENTIC_GOVERNANCE__LEDGER_BATCH_SIZE"] = "50"
     await gateway.start()
     assert [a.status_code for a in await gateway.chats(20)] == [200] * 20
     admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
@@ -94,11 +95,15 @@ async def test_answers_given_while_postgres_is_down_survive_a_kill_9(
     finally:
         await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
         await admin.close()
-    assert [a.status_code for a in answers] == [200] * REQUESTS
-    assert await count_usage_rows(database_url) == 20
+    # Some requests may need the database on their way in (a 500, no answer, and no row when
+    # it fails before admission); every one that was answered must be billed.
+    answered = {a.headers["x-request-id"] for a in answers if a.status_code == 200}
+    assert await count_usage_rows(database_url) == 0
 
     await gateway.start()
-    assert len(await gateway.usage_records()) == 20 + REQUESTS
+    recorded = {r["request_id"] for r in await gateway.usage_records()}
+    assert answered <= recorded
+    assert len(recorded) >= 20 + len(answered)
 
 
 def test_an_unwritable_journal_directory_stops_the_start_naming_the_setting(
