@@ -14,12 +14,12 @@ import openai
 import orjson
 import pytest
 from aiohttp import web
-from fake_upstream import FakeUpstream
 from faults_harness import PING, Served, gather_all, ledger_rows, read_stream, serving
 from pydantic import SecretStr
 
 from agentic_platform.llm_gateway.catalog import Deployment, ModelEntry
 from agentic_platform.settings import Settings
+from agentic_platform.testing.upstream import FakeUpstream
 
 SECRET = "sk-upstream-secret-0123456789"
 TRACEBACK = 'Traceback (most recent call last):\n  File "/srv/app.py", line 1, in <module>'
@@ -167,18 +167,21 @@ def script(upstream: FakeUpstream, path: str, steps: list[Step] | Step) -> list[
     return arrivals
 
 
+def flaky_alias(primary_base: str, upstream: FakeUpstream, *, primary_retries: int) -> ModelEntry:
+    """The alias ``flaky``: a primary at ``primary_base``, then a backup on ``upstream``."""
+    return ModelEntry(
+        alias="flaky",
+        deployments=[
+            deployment(primary_base, "primary", max_retries=primary_retries),
+            deployment(upstream.base_url, "backup", max_retries=0),
+        ],
+    )
+
+
 @pytest.fixture
 def flaky(settings: Settings, upstream: FakeUpstream) -> Settings:
     """The alias ``flaky``: a primary retried once, then a backup."""
-    settings.models = [
-        ModelEntry(
-            alias="flaky",
-            deployments=[
-                deployment(upstream.base_url, "primary", max_retries=1),
-                deployment(upstream.base_url, "backup", max_retries=0),
-            ],
-        )
-    ]
+    settings.models = [flaky_alias(upstream.base_url, upstream, primary_retries=1)]
     return settings
 
 
@@ -289,13 +292,7 @@ async def test_a_connect_timeout_falls_back_then_is_a_504(
     settings: Settings, upstream: FakeUpstream, admin_key: str, blackhole_url: str, stream: bool
 ) -> None:
     settings.models = [
-        ModelEntry(
-            alias="flaky",
-            deployments=[
-                deployment(blackhole_url, "primary", max_retries=0),
-                deployment(upstream.base_url, "backup", max_retries=0),
-            ],
-        ),
+        flaky_alias(blackhole_url, upstream, primary_retries=0),
         ModelEntry(
             alias="unreachable", deployments=[deployment(blackhole_url, "primary", max_retries=0)]
         ),
@@ -324,15 +321,7 @@ async def test_a_connect_timeout_falls_back_then_is_a_504(
 async def test_a_refused_connection_falls_back(
     settings: Settings, upstream: FakeUpstream, admin_key: str, refused_url: str, stream: bool
 ) -> None:
-    settings.models = [
-        ModelEntry(
-            alias="flaky",
-            deployments=[
-                deployment(refused_url, "primary", max_retries=1),
-                deployment(upstream.base_url, "backup", max_retries=0),
-            ],
-        ),
-    ]
+    settings.models = [flaky_alias(refused_url, upstream, primary_retries=1)]
     script(upstream, BACKUP, [])
     with serving(settings, admin_key) as served:
         assert await ask(served, stream) == "pong"

@@ -12,12 +12,12 @@ import httpx
 import openai
 import pytest
 from aiohttp import web
-from fake_upstream import FakeUpstream
 
 from agentic_platform.app import create_app
 from agentic_platform.llm_gateway.catalog import Deployment, ModelEntry
 from agentic_platform.settings import Settings
 from agentic_platform.testing.server import serve_in_thread
+from agentic_platform.testing.upstream import FakeUpstream
 
 COMPLETION = {
     "id": "chatcmpl-1",
