@@ -19,7 +19,7 @@ from pydantic import SecretStr
 
 from agentic_platform.llm_gateway.catalog import Deployment, ModelEntry
 from agentic_platform.settings import Settings
-from agentic_platform.testing.upstream import FakeUpstream
+from agentic_platform.testing.upstream import FakeUpstream, send_events
 
 SECRET = "sk-upstream-secret-0123456789"
 TRACEBACK = 'Traceback (most recent call last):\n  File "/srv/app.py", line 1, in <module>'
@@ -85,21 +85,10 @@ async def wants_stream(request: web.Request) -> bool:
     return bool((await request.json()).get("stream"))
 
 
-async def sse(request: web.Request, pieces: list[bytes], pause: float = 0.0) -> web.StreamResponse:
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-    await response.prepare(request)
-    for piece in pieces:
-        await response.write(piece)
-        if pause:
-            await asyncio.sleep(pause)
-    await response.write_eof()
-    return response
-
-
 async def good(request: web.Request, pause: float = 0.0) -> web.StreamResponse:
     """A correct answer, "pong", in the shape asked for."""
     if await wants_stream(request):
-        return await sse(request, OPENING + ENDING, pause)
+        return await send_events(request, OPENING + ENDING, pause=pause)
     if pause:
         await asyncio.sleep(pause)
     return web.json_response(COMPLETION)
@@ -129,7 +118,7 @@ def slow(upstream: FakeUpstream, seconds: float) -> Step:
 
 async def malformed(request: web.Request) -> web.StreamResponse:
     if await wants_stream(request):
-        return await sse(request, [b'data: {"id": "chatcmpl-1", "choices": [{"del\n\n'])
+        return await send_events(request, [b'data: {"id": "chatcmpl-1", "choices": [{"del\n\n'])
     return web.Response(
         body=b'{"id": "chatcmpl-1", "choices": [{"mess', content_type="application/json"
     )

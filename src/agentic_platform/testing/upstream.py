@@ -80,16 +80,9 @@ class FakeUpstream:
         separately); ``hang`` keeps the response open afterwards until the client leaves."""
 
         async def handler(request: web.Request) -> web.StreamResponse:
-            response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-            await response.prepare(request)
-            for piece in pieces:
-                await response.write(piece)
-                if pause:
-                    await asyncio.sleep(pause)
-            if hang:
-                await self.wait_for_disconnect()
-            await response.write_eof()
-            return response
+            return await send_events(
+                request, pieces, pause=pause, then=self.wait_for_disconnect if hang else None
+            )
 
         self.on(path, handler)
 
@@ -124,6 +117,27 @@ class FakeUpstream:
         if handler is None:
             return web.json_response({"error": {"message": "no such route"}}, status=404)
         return await handler(request)
+
+
+async def send_events(
+    request: web.Request,
+    pieces: list[bytes],
+    *,
+    pause: float = 0.0,
+    then: Callable[[], Awaitable[None]] | None = None,
+) -> web.StreamResponse:
+    """Answer with an event stream: each of ``pieces`` a separate write, ``pause`` apart;
+    ``then`` is awaited before the stream ends (to keep it open)."""
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    for piece in pieces:
+        await response.write(piece)
+        if pause:
+            await asyncio.sleep(pause)
+    if then is not None:
+        await then()
+    await response.write_eof()
+    return response
 
 
 @asynccontextmanager
