@@ -1,10 +1,11 @@
 """Shared fixtures: settings on a temporary data directory, a database on SQLite and on the
-machine's PostgreSQL, and the platform served on a real loopback port."""
+machine's PostgreSQL, the platform served on a real loopback port, and a fake model upstream
+(and a port that refuses connections) for the gateway and fault tests."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from agentic_platform.settings import AuthSettings, Settings
 from agentic_platform.testing.catalog import scripted_models
 from agentic_platform.testing.postgres import POSTGRES_ADMIN_URL, create_database, drop_database
 from agentic_platform.testing.server import serve_in_thread
+from agentic_platform.testing.upstream import FakeUpstream, closed_port_url, serve_fake_upstream
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -56,6 +58,19 @@ def make_settings(data_dir: Path, admin_key: str) -> Settings:
 def settings(tmp_path: Path, admin_key: str) -> Settings:
     """Settings for a fresh platform: its own data directory, the scripted catalog."""
     return make_settings(tmp_path / "data", admin_key)
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[FakeUpstream]:
+    """A scriptable fake model upstream on loopback, on the test's loop."""
+    async with serve_fake_upstream() as fake:
+        yield fake
+
+
+@pytest.fixture
+def refused_url() -> str:
+    """A base URL on a port nothing listens on."""
+    return closed_port_url()
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from bench.gateway import load, machine, procs, targets, ttft
 from bench.gateway.report import (
+    NO_JOURNAL_SECTION,
     REDIS_SECTION,
     SECTION,
     Measured,
@@ -52,6 +53,11 @@ def _args() -> argparse.Namespace:
         "--limits-url",
         default="memory://",
         help="the gateway's counter store: memory:// (in-process) or redis://host:port/db",
+    )
+    parser.add_argument(
+        "--no-journal",
+        action="store_true",
+        help="run the gateway with the usage journal off (to measure what it costs)",
     )
     parser.add_argument(
         "--wait-quiet",
@@ -92,6 +98,11 @@ def _setup(args: argparse.Namespace) -> str:
         if args.limits_url.startswith("memory://")
         else "in Redis on loopback (`AGENTIC_LIMITS__URL`), shared as by several replicas"
     )
+    journal = (
+        " (usage journal off: `AGENTIC_GOVERNANCE__LEDGER_JOURNAL=false`)"
+        if args.no_journal
+        else ", each record first appended to the usage journal"
+    )
     return " ".join(
         [
             "Setup: a fake OpenAI-compatible upstream (raw uvloop protocol, canned answers)",
@@ -99,7 +110,8 @@ def _setup(args: argparse.Namespace) -> str:
             "(one uvicorn worker, uvloop + httptools, request log off), checking a real API",
             "key on every request, the key on a usage plan (request, token, concurrency and",
             "budget limits far above the load: every request is counted, none refused) and",
-            f"the usage ledger writing every request to SQLite; limit counters {counters}.",
+            f"the usage ledger writing every request to SQLite{journal}; limit counters",
+            f"{counters}.",
             "LiteLLM's proxy with one",
             "worker and a master key (`LITELLM_LOG=ERROR`,",
             "`LITELLM_LOCAL_MODEL_COST_MAP=True`). The same request body everywhere.",
@@ -148,7 +160,9 @@ def _start_all(
     direct = targets.start_upstream(logs)
     stack.callback(direct.server.stop)
     print("gateway...", flush=True)
-    gateway = targets.start_gateway(direct, work, logs, limits_url=args.limits_url)
+    gateway = targets.start_gateway(
+        direct, work, logs, limits_url=args.limits_url, journal=not args.no_journal
+    )
     stack.callback(gateway.server.stop)
     if gateway.note:
         print(f"  the key is on no usage plan: {gateway.note}", flush=True)
@@ -213,6 +227,13 @@ def _measure_all(
     return (results["direct"], results["gateway"], litellm), litellm_version
 
 
+def _title(args: argparse.Namespace) -> str:
+    """The docs section a run replaces: a journal-off run never overwrites the default one."""
+    if args.no_journal:
+        return NO_JOURNAL_SECTION
+    return SECTION if args.limits_url.startswith("memory://") else REDIS_SECTION
+
+
 def main() -> None:
     args = _args()
     if load.tool() == "python":
@@ -246,7 +267,7 @@ def main() -> None:
             command = f"`python -m bench.gateway {shlex.join(given)}`"
         else:
             command = "`python -m bench.gateway` (what `make bench-gateway` runs)"
-        title = SECTION if args.limits_url.startswith("memory://") else REDIS_SECTION
+        title = _title(args)
         text = section(body, command=command, context=context, notes=notes, title=title)
         write_section(DOC, text, title=title)
         print(f"updated {DOC.relative_to(REPO)}")

@@ -89,8 +89,15 @@ def generate_key() -> str:
 
 
 def start_gateway(
-    upstream: Target, work: Path, logs: Path, *, limits_url: str = "memory://"
+    upstream: Target,
+    work: Path,
+    logs: Path,
+    *,
+    limits_url: str = "memory://",
+    journal: bool = True,
 ) -> Target:
+    """The gateway on ``upstream``; ``journal=False`` turns the usage journal off
+    (``AGENTIC_GOVERNANCE__LEDGER_JOURNAL``), to measure what it costs."""
     data = work / "gateway-data"
     data.mkdir(parents=True, exist_ok=True)
     config = work / "gateway.yaml"
@@ -114,6 +121,7 @@ def start_gateway(
         "AGENTIC_HOST": "127.0.0.1",
         "AGENTIC_PORT": str(port),
         "AGENTIC_LIMITS__URL": limits_url,
+        "AGENTIC_GOVERNANCE__LEDGER_JOURNAL": "true" if journal else "false",
     }
     argv = [*_agentic_command(), "serve", "llm-gateway"]
     server = procs.start("gateway", argv, port=port, env=env, logs=logs)
@@ -124,6 +132,7 @@ def start_gateway(
         procs.wait_ready(server, "/healthz", timeout=60)
         _wait_chat(target, timeout=30)
         _check_rejects_bad_key(target)
+        _check_journal(data / "journal", on=journal)
         target.note = attach_plan(target)
     except BaseException:
         server.stop()
@@ -153,13 +162,22 @@ def _check_rejects_bad_key(target: Target) -> None:
         raise RuntimeError(f"the gateway answered HTTP {reply.status} to a wrong API key, not 401")
 
 
+def _check_journal(directory: Path, *, on: bool) -> None:
+    """Guard against measuring the journal's cost on a gateway that has (or lacks) one: a
+    running gateway with a journal holds a lock file in its directory."""
+    locks = list(directory.glob("usage-*.lock")) if directory.exists() else []
+    if bool(locks) != on:
+        state = "no usage journal" if on else "a usage journal"
+        raise RuntimeError(f"the gateway runs with {state}, not as asked")
+
+
 # Limits far above what the benchmark sends: every request is checked and counted against
 # them (requests, tokens, concurrency, daily budget) but none is refused.
 BENCH_PLAN = {
     "name": "bench",
     "requests_per_minute": 100_000_000,
-    "input_tokens_per_minute": 10_000_000_000,
-    "output_tokens_per_minute": 10_000_000_000,
+    "input_tokens_per_minute": 1_000_000_000,
+    "output_tokens_per_minute": 1_000_000_000,
     "max_concurrent_requests": 100_000,
     "budget_usd_per_day": 1_000_000.0,
 }

@@ -1,29 +1,12 @@
-"""Fixtures of the fault tests: a scriptable fake model upstream on loopback (the same
-``FakeUpstream`` the provider tests use) and a port that accepts no connection."""
+"""Fixtures of the fault tests beside the shared ``upstream`` and ``refused_url``: a port
+whose connections never complete."""
 
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
-from aiohttp import web
-from fake_upstream import FakeUpstream
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[FakeUpstream]:
-    fake = FakeUpstream()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", fake.dispatch)
-    runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    fake.base_url = f"http://{host}:{port}"
-    yield fake
-    await runner.cleanup()
 
 
 @pytest.fixture
@@ -45,12 +28,3 @@ def blackhole_url() -> Iterator[str]:
         finally:
             for filler in fillers:
                 filler.close()
-
-
-@pytest.fixture
-def refused_url() -> str:
-    """A base URL on a port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"

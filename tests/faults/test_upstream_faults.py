@@ -14,12 +14,12 @@ import openai
 import orjson
 import pytest
 from aiohttp import web
-from fake_upstream import FakeUpstream
 from faults_harness import PING, Served, gather_all, ledger_rows, read_stream, serving
 from pydantic import SecretStr
 
 from agentic_platform.llm_gateway.catalog import Deployment, ModelEntry
 from agentic_platform.settings import Settings
+from agentic_platform.testing.upstream import FakeUpstream, send_events
 
 SECRET = "sk-upstream-secret-0123456789"
 TRACEBACK = 'Traceback (most recent call last):\n  File "/srv/app.py", line 1, in <module>'
@@ -85,21 +85,10 @@ async def wants_stream(request: web.Request) -> bool:
     return bool((await request.json()).get("stream"))
 
 
-async def sse(request: web.Request, pieces: list[bytes], pause: float = 0.0) -> web.StreamResponse:
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-    await response.prepare(request)
-    for piece in pieces:
-        await response.write(piece)
-        if pause:
-            await asyncio.sleep(pause)
-    await response.write_eof()
-    return response
-
-
 async def good(request: web.Request, pause: float = 0.0) -> web.StreamResponse:
     """A correct answer, "pong", in the shape asked for."""
     if await wants_stream(request):
-        return await sse(request, OPENING + ENDING, pause)
+        return await send_events(request, OPENING + ENDING, pause=pause)
     if pause:
         await asyncio.sleep(pause)
     return web.json_response(COMPLETION)
@@ -129,7 +118,7 @@ def slow(upstream: FakeUpstream, seconds: float) -> Step:
 
 async def malformed(request: web.Request) -> web.StreamResponse:
     if await wants_stream(request):
-        return await sse(request, [b'data: {"id": "chatcmpl-1", "choices": [{"del\n\n'])
+        return await send_events(request, [b'data: {"id": "chatcmpl-1", "choices": [{"del\n\n'])
     return web.Response(
         body=b'{"id": "chatcmpl-1", "choices": [{"mess', content_type="application/json"
     )
@@ -167,18 +156,21 @@ def script(upstream: FakeUpstream, path: str, steps: list[Step] | Step) -> list[
     return arrivals
 
 
+def flaky_alias(primary_base: str, upstream: FakeUpstream, *, primary_retries: int) -> ModelEntry:
+    """The alias ``flaky``: a primary at ``primary_base``, then a backup on ``upstream``."""
+    return ModelEntry(
+        alias="flaky",
+        deployments=[
+            deployment(primary_base, "primary", max_retries=primary_retries),
+            deployment(upstream.base_url, "backup", max_retries=0),
+        ],
+    )
+
+
 @pytest.fixture
 def flaky(settings: Settings, upstream: FakeUpstream) -> Settings:
     """The alias ``flaky``: a primary retried once, then a backup."""
-    settings.models = [
-        ModelEntry(
-            alias="flaky",
-            deployments=[
-                deployment(upstream.base_url, "primary", max_retries=1),
-                deployment(upstream.base_url, "backup", max_retries=0),
-            ],
-        )
-    ]
+    settings.models = [flaky_alias(upstream.base_url, upstream, primary_retries=1)]
     return settings
 
 
@@ -289,13 +281,7 @@ async def test_a_connect_timeout_falls_back_then_is_a_504(
     settings: Settings, upstream: FakeUpstream, admin_key: str, blackhole_url: str, stream: bool
 ) -> None:
     settings.models = [
-        ModelEntry(
-            alias="flaky",
-            deployments=[
-                deployment(blackhole_url, "primary", max_retries=0),
-                deployment(upstream.base_url, "backup", max_retries=0),
-            ],
-        ),
+        flaky_alias(blackhole_url, upstream, primary_retries=0),
         ModelEntry(
             alias="unreachable", deployments=[deployment(blackhole_url, "primary", max_retries=0)]
         ),
@@ -324,15 +310,7 @@ async def test_a_connect_timeout_falls_back_then_is_a_504(
 async def test_a_refused_connection_falls_back(
     settings: Settings, upstream: FakeUpstream, admin_key: str, refused_url: str, stream: bool
 ) -> None:
-    settings.models = [
-        ModelEntry(
-            alias="flaky",
-            deployments=[
-                deployment(refused_url, "primary", max_retries=1),
-                deployment(upstream.base_url, "backup", max_retries=0),
-            ],
-        ),
-    ]
+    settings.models = [flaky_alias(refused_url, upstream, primary_retries=1)]
     script(upstream, BACKUP, [])
     with serving(settings, admin_key) as served:
         assert await ask(served, stream) == "pong"

@@ -8,11 +8,13 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from aiohttp import web
@@ -185,3 +187,127 @@ async def test_health_needs_no_credentials(platform: Platform) -> None:
     async with platform.client() as http:
         assert (await http.get("/healthz")).status_code == 200
         assert (await http.get("/readyz")).status_code == 200
+
+
+PUBLIC = "public"
+"""No credential needed."""
+SERVICE = "service"
+"""Any signed-in caller, and a team service acting for a member (as that member)."""
+OWN = "own"
+"""A member on their own objects; a service acting for a member is refused."""
+ADMIN = "admin"
+"""Admins only: a member and a service acting for one are refused."""
+
+ROUTES: dict[tuple[str, str], str] = {
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("POST", "/llm/v1/chat/completions"): SERVICE,
+    ("POST", "/llm/v1/embeddings"): SERVICE,
+    ("GET", "/llm/v1/models"): SERVICE,
+    ("POST", "/admin/v1/keys"): OWN,
+    ("GET", "/admin/v1/keys"): OWN,
+    ("GET", "/admin/v1/keys/{key_id}"): OWN,
+    ("PATCH", "/admin/v1/keys/{key_id}"): OWN,
+    ("POST", "/admin/v1/keys/{key_id}/revoke"): OWN,
+    ("POST", "/admin/v1/keys/{key_id}/rotate"): OWN,
+    ("GET", "/admin/v1/me"): SERVICE,
+    ("GET", "/admin/v1/principals"): ADMIN,
+    ("POST", "/admin/v1/principals"): ADMIN,
+    ("GET", "/admin/v1/principals/{principal_id}"): OWN,
+    ("PATCH", "/admin/v1/principals/{principal_id}"): ADMIN,
+    ("GET", "/admin/v1/teams"): ADMIN,
+    ("POST", "/admin/v1/teams"): ADMIN,
+    ("GET", "/admin/v1/teams/{team_id}"): ADMIN,
+    ("PATCH", "/admin/v1/teams/{team_id}"): ADMIN,
+    ("GET", "/admin/v1/plans"): ADMIN,
+    ("POST", "/admin/v1/plans"): ADMIN,
+    ("GET", "/admin/v1/plans/{plan_id}"): ADMIN,
+    ("PATCH", "/admin/v1/plans/{plan_id}"): ADMIN,
+    ("DELETE", "/admin/v1/plans/{plan_id}"): ADMIN,
+    ("GET", "/admin/v1/usage"): SERVICE,
+    ("GET", "/admin/v1/usage/records"): SERVICE,
+    ("POST", "/memory/v1/sessions"): SERVICE,
+    ("GET", "/memory/v1/sessions"): SERVICE,
+    ("GET", "/memory/v1/sessions/{session_id}"): SERVICE,
+    ("DELETE", "/memory/v1/sessions/{session_id}"): SERVICE,
+    ("POST", "/memory/v1/sessions/{session_id}/messages"): SERVICE,
+    ("GET", "/memory/v1/sessions/{session_id}/messages"): SERVICE,
+    ("GET", "/memory/v1/sessions/{session_id}/extraction"): SERVICE,
+    ("POST", "/memory/v1/memories"): SERVICE,
+    ("GET", "/memory/v1/memories"): SERVICE,
+    ("POST", "/memory/v1/memories/search"): SERVICE,
+    ("GET", "/memory/v1/memories/{memory_id}"): SERVICE,
+    ("PATCH", "/memory/v1/memories/{memory_id}"): SERVICE,
+    ("DELETE", "/memory/v1/memories/{memory_id}"): SERVICE,
+    ("GET", "/retrieval/v1/knowledge-bases"): SERVICE,
+    ("POST", "/retrieval/v1/knowledge-bases"): SERVICE,
+    ("GET", "/retrieval/v1/knowledge-bases/{kb}"): SERVICE,
+    ("DELETE", "/retrieval/v1/knowledge-bases/{kb}"): SERVICE,
+    ("POST", "/retrieval/v1/knowledge-bases/{kb}/documents"): SERVICE,
+    ("GET", "/retrieval/v1/knowledge-bases/{kb}/documents"): SERVICE,
+    ("GET", "/retrieval/v1/knowledge-bases/{kb}/documents/{document_id}"): SERVICE,
+    ("DELETE", "/retrieval/v1/knowledge-bases/{kb}/documents/{document_id}"): SERVICE,
+    ("POST", "/retrieval/v1/knowledge-bases/{kb}/jobs"): SERVICE,
+    ("GET", "/retrieval/v1/knowledge-bases/{kb}/jobs/{job_id}"): SERVICE,
+    ("POST", "/retrieval/v1/knowledge-bases/{kb}/retrieve"): SERVICE,
+    ("POST", "/retrieval/v1/retrieve"): SERVICE,
+}
+"""Who reaches each route (docs/security.md, "Who may do what"). A route added to the app
+without an entry here fails ``test_every_route_has_a_role_entry``."""
+
+
+def _operations(platform: Platform) -> set[tuple[str, str]]:
+    paths = platform.app.openapi()["paths"]
+    return {(method.upper(), path) for path, ops in paths.items() for method in ops}
+
+
+def test_every_route_has_a_role_entry(platform: Platform) -> None:
+    operations = _operations(platform)
+    assert sorted(operations - ROUTES.keys()) == [], "routes with no entry in ROUTES"
+    assert sorted(ROUTES.keys() - operations) == [], "entries in ROUTES for no route"
+
+
+BODIES: dict[str, dict[str, Any]] = {
+    "/admin/v1/principals": {"name": "matrix-new"},
+    "/admin/v1/principals/{principal_id}": {"name": "matrix-renamed"},
+    "/admin/v1/teams": {"name": "matrix-team"},
+    "/admin/v1/teams/{team_id}": {"name": "matrix-renamed"},
+    "/admin/v1/plans": {"name": "matrix-plan"},
+    "/admin/v1/plans/{plan_id}": {"name": "matrix-plan-renamed"},
+}
+"""Valid bodies where a refusal must not hide behind a 400 (``{}`` elsewhere)."""
+
+
+async def _call(http: httpx.AsyncClient, method: str, template: str, ids: dict[str, str]) -> int:
+    path = re.sub(r"\{(\w+)\}", lambda m: ids.get(m.group(1), f"{m.group(1)}_unknown"), template)
+    body = BODIES.get(template, {}) if method in ("POST", "PATCH") else None
+    response = await http.request(method, path, json=body)
+    assert response.status_code < 500, (method, path, response.text)
+    if response.status_code == 403 and "X-Agentic-Act-As" in http.headers:
+        assert response.json()["error"]["code"] == "act_as_not_allowed", (method, path)
+    return response.status_code
+
+
+async def test_route_by_role_matrix(platform: Platform) -> None:
+    """Every route, as nobody, as a member and as a team service acting for that member:
+    refused exactly where the role table says, reached (any answer but 401/403) elsewhere."""
+    member_id, _, member = await platform.user_with_key("matrix-member")
+    me = await platform.admin("GET", f"/principals/{member_id}")
+    service = await platform.admin(
+        "POST", "/principals", json={"name": "matrix-bot", "kind": "service", "roles": ["service"]}
+    )
+    bot = (await platform.admin("POST", "/keys", json={"principal_id": service["id"]}))["secret"]
+    ids = {"principal_id": member_id, "team_id": me["team_id"], "key_id": "key_unknown"}
+    for (method, template), level in ROUTES.items():
+        async with platform.client() as http:
+            anonymous = await _call(http, method, template, ids)
+        assert anonymous == (200 if level == PUBLIC else 401), (method, template, anonymous)
+        if level == PUBLIC:
+            continue
+        async with platform.client(member) as http:
+            as_member = await _call(http, method, template, ids)
+        assert (as_member == 403) == (level == ADMIN), (method, template, as_member)
+        async with platform.client(bot, **{"X-Agentic-Act-As": member_id}) as http:
+            acting = await _call(http, method, template, ids)
+        assert (acting == 403) == (level != SERVICE), (method, template, acting)
+    assert (await platform.chat(member)).status_code == 200  # nothing above revoked it

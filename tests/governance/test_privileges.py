@@ -1,21 +1,35 @@
 """Nobody gains rights through act-as or through keys: a service acting for an admin is not
-an admin, and a key can create or change keys only within its own limits."""
+an admin, a service acting for a user keeps its own key's allowlist and plan, a team's
+service acts only for users of its team, and a key can create or change keys only within its
+own limits."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from governance_harness import Platform
+from governance_harness import Platform, clear_of_minute_boundary
 
 ACT_AS = "X-Agentic-Act-As"
 
 
-async def _team_service(platform: Platform) -> str:
+async def _team_service(
+    platform: Platform, *, name: str = "team-bot", roles: tuple[str, ...] = ("service",), **key: Any
+) -> str:
+    """A service account of the admin's team and a key of its (``key``: the key's fields)."""
     service = await platform.admin(
-        "POST", "/principals", json={"name": "team-bot", "kind": "service", "roles": ["service"]}
+        "POST", "/principals", json={"name": name, "kind": "service", "roles": list(roles)}
     )
-    issued = await platform.admin("POST", "/keys", json={"principal_id": service["id"]})
+    issued = await platform.admin("POST", "/keys", json={"principal_id": service["id"], **key})
     return str(issued["secret"])
+
+
+async def _chat_as(platform: Platform, secret: str, user_id: str, model: str) -> Any:
+    async with platform.client(secret, **{ACT_AS: user_id}) as http:
+        return await http.post(
+            "/llm/v1/chat/completions",
+            json={"model": model, "messages": [{"role": "user", "content": "hi"}]},
+        )
 
 
 async def test_a_team_service_cannot_act_for_an_admin(platform: Platform) -> None:
@@ -91,3 +105,59 @@ async def test_a_key_with_its_own_plan_cannot_mint_or_rotate(platform: Platform)
         rotated = await http.post(f"/admin/v1/keys/{key_id}/rotate")
         assert rotated.status_code == 403
     assert (await platform.chat(secret)).status_code == 200
+
+
+async def test_acting_for_a_user_keeps_the_service_keys_model_allowlist(
+    platform: Platform,
+) -> None:
+    secret = await _team_service(platform, allowed_models=["echo"])
+    member_id, _, member_secret = await platform.user_with_key("may-use-priced")
+    assert (await platform.chat(member_secret, model="priced")).status_code == 200
+    refused = await _chat_as(platform, secret, member_id, "priced")
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["code"] == "model_not_allowed"
+    assert (await _chat_as(platform, secret, member_id, "echo")).status_code == 200
+
+
+async def test_acting_for_users_counts_against_the_service_keys_plan(platform: Platform) -> None:
+    plan = await platform.admin("POST", "/plans", json={"name": "bot", "requests_per_minute": 2})
+    secret = await _team_service(platform, plan_id=plan["id"])
+    ann, _, ann_secret = await platform.user_with_key("ann")
+    bob, _, _ = await platform.user_with_key("bob")
+    await clear_of_minute_boundary()
+    assert (await _chat_as(platform, secret, ann, "echo")).status_code == 200
+    assert (await _chat_as(platform, secret, bob, "echo")).status_code == 200
+    refused = await _chat_as(platform, secret, ann, "echo")
+    assert refused.status_code == 429, refused.text
+    assert "2 requests per minute" in refused.json()["error"]["message"]
+    # The service's plan is the service's: the user's own calls are not held by it.
+    assert (await platform.chat(ann_secret)).status_code == 200
+
+
+async def test_a_team_service_cannot_act_for_another_teams_user(platform: Platform) -> None:
+    secret = await _team_service(platform)
+    other = await platform.admin("POST", "/teams", json={"name": "elsewhere"})
+    stranger = await platform.admin(
+        "POST", "/principals", json={"name": "stranger", "team_id": other["id"]}
+    )
+    for path in ("/llm/v1/models", "/admin/v1/me", "/memory/v1/sessions"):
+        async with platform.client(secret, **{ACT_AS: stranger["id"]}) as http:
+            refused = await http.get(path)
+        assert refused.status_code == 403, (path, refused.text)
+        assert refused.json()["error"]["code"] == "act_as_not_allowed"
+    assert (await _chat_as(platform, secret, stranger["id"], "echo")).status_code == 403
+    admin_service = await _team_service(platform, name="admin-bot", roles=("service", "admin"))
+    assert (await _chat_as(platform, admin_service, stranger["id"], "echo")).status_code == 200
+
+
+async def test_a_service_cannot_act_for_another_service_account(platform: Platform) -> None:
+    secret = await _team_service(platform)
+    admin_service = await _team_service(platform, name="admin-bot", roles=("service", "admin"))
+    other_bot = await platform.admin(
+        "POST", "/principals", json={"name": "other-bot", "kind": "service", "roles": ["service"]}
+    )
+    for caller in (secret, admin_service):
+        refused = await _chat_as(platform, caller, other_bot["id"], "echo")
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["code"] == "act_as_not_allowed"
+        assert "service account" in refused.json()["error"]["message"]

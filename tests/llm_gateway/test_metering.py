@@ -12,12 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
-from fake_upstream import FakeUpstream
 
 from agentic_platform.app import create_app
 from agentic_platform.llm_gateway.catalog import Deployment, ModelEntry
 from agentic_platform.settings import Settings
 from agentic_platform.testing.server import serve_in_thread
+from agentic_platform.testing.upstream import FakeUpstream
 
 CHAT = "/llm/v1/chat/completions"
 WORDS = "hi there"

@@ -12,12 +12,12 @@ import httpx
 import openai
 import pytest
 from aiohttp import web
-from fake_upstream import FakeUpstream
 
 from agentic_platform.app import create_app
 from agentic_platform.llm_gateway.catalog import Deployment, ModelEntry
 from agentic_platform.settings import Settings
 from agentic_platform.testing.server import serve_in_thread
+from agentic_platform.testing.upstream import FakeUpstream
 
 COMPLETION = {
     "id": "chatcmpl-1",
@@ -170,16 +170,21 @@ async def test_a_client_that_leaves_cancels_the_upstream_call(
     await asyncio.wait_for(upstream.disconnected.wait(), 0.9)
 
 
-async def test_a_stream_that_fails_midway_ends_with_an_error_event(
-    gateway: str, admin_key: str, upstream: FakeUpstream
-) -> None:
-    chunk = {
+def content_chunk(text: str) -> dict[str, object]:
+    """A stream chunk carrying ``text``, as an OpenAI upstream sends it."""
+    return {
         "id": "c1",
         "object": "chat.completion.chunk",
         "created": 1,
         "model": "m",
-        "choices": [{"index": 0, "delta": {"role": "assistant", "content": "par"}}],
+        "choices": [{"index": 0, "delta": {"role": "assistant", "content": text}}],
     }
+
+
+async def test_a_stream_that_fails_midway_ends_with_an_error_event(
+    gateway: str, admin_key: str, upstream: FakeUpstream
+) -> None:
+    chunk = content_chunk("par")
     upstream.reply_sse(
         "/primary/v1/chat/completions",
         [FakeUpstream.sse(chunk), FakeUpstream.sse({"error": {"message": "model crashed"}})],
@@ -201,13 +206,7 @@ async def test_a_stream_that_fails_midway_ends_with_an_error_event(
 async def test_a_client_that_leaves_a_stream_cancels_the_upstream(
     gateway: str, admin_key: str, upstream: FakeUpstream
 ) -> None:
-    chunk = {
-        "id": "c1",
-        "object": "chat.completion.chunk",
-        "created": 1,
-        "model": "m",
-        "choices": [{"index": 0, "delta": {"role": "assistant", "content": "slow"}}],
-    }
+    chunk = content_chunk("slow")
     upstream.reply_sse("/primary/v1/chat/completions", [FakeUpstream.sse(chunk)], hang=True)
     async with (
         httpx.AsyncClient() as http,

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from agentic_platform.search.filters import Filter, conditions
+from agentic_platform.search.filters import Filter
 
 Role = Literal["user", "assistant", "system", "tool"]
 MemoryType = Literal["preference", "fact", "event", "instruction"]
@@ -242,19 +242,6 @@ class SearchRequest(_In):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("the query needs some text (not only spaces)")
-        return value
-
-    @field_validator("filter")
-    @classmethod
-    def _integers_in_range(cls, value: Filter | None) -> Filter | None:
-        """Integers the databases can compare: 64-bit, as JSON numbers are stored."""
-        for condition in conditions(value) if value is not None else ():
-            values = condition.value if isinstance(condition.value, list) else [condition.value]
-            for item in values:
-                if isinstance(item, int) and not -(2**63) <= item < 2**63:
-                    raise ValueError(
-                        f"the value of '{condition.field}' is out of range (64-bit integers)"
-                    )
         return value
 
 

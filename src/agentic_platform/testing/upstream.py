@@ -1,10 +1,18 @@
 """A fake model upstream: a real aiohttp server on loopback that records what it receives
-and answers as each test scripts it."""
+and answers as each test scripts it.
+
+It records every request (so tests can assert on the translated wire format) and answers each
+path with a handler chosen by the test: a JSON body, a scripted server-sent event stream
+(optionally written in pieces, or left hanging), or anything else. Start it with
+:func:`serve_fake_upstream`.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +38,8 @@ class Received:
 
 
 class FakeUpstream:
+    """What the fake upstream has received, and how it answers each path."""
+
     def __init__(self) -> None:
         self.requests: list[Received] = []
         self.routes: dict[str, Handler] = {}
@@ -70,16 +80,9 @@ class FakeUpstream:
         separately); ``hang`` keeps the response open afterwards until the client leaves."""
 
         async def handler(request: web.Request) -> web.StreamResponse:
-            response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-            await response.prepare(request)
-            for piece in pieces:
-                await response.write(piece)
-                if pause:
-                    await asyncio.sleep(pause)
-            if hang:
-                await self.wait_for_disconnect()
-            await response.write_eof()
-            return response
+            return await send_events(
+                request, pieces, pause=pause, then=self.wait_for_disconnect if hang else None
+            )
 
         self.on(path, handler)
 
@@ -114,3 +117,51 @@ class FakeUpstream:
         if handler is None:
             return web.json_response({"error": {"message": "no such route"}}, status=404)
         return await handler(request)
+
+
+async def send_events(
+    request: web.Request,
+    pieces: list[bytes],
+    *,
+    pause: float = 0.0,
+    then: Callable[[], Awaitable[None]] | None = None,
+) -> web.StreamResponse:
+    """Answer with an event stream: each of ``pieces`` a separate write, ``pause`` apart;
+    ``then`` is awaited before the stream ends (to keep it open)."""
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    for piece in pieces:
+        await response.write(piece)
+        if pause:
+            await asyncio.sleep(pause)
+    if then is not None:
+        await then()
+    await response.write_eof()
+    return response
+
+
+@asynccontextmanager
+async def serve_fake_upstream() -> AsyncIterator[FakeUpstream]:
+    """A :class:`FakeUpstream` served on an ephemeral loopback port of the running loop;
+    ``base_url`` is set once it listens. A handler whose client leaves is cancelled."""
+    fake = FakeUpstream()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", fake.dispatch)
+    runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        fake.base_url = f"http://{host}:{port}"
+        yield fake
+    finally:
+        await runner.cleanup()
+
+
+def closed_port_url() -> str:
+    """A base URL on a loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
