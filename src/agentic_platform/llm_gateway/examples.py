@@ -22,7 +22,23 @@ CHAT_ANSWERS: dict[str, Any] = {
     "stream started ends it with an event holding the error envelope, and no `[DONE]`.",
     "content": {
         "text/event-stream": {
-            "schema": {"type": "string"},
+            "schema": {
+                "title": "ChatCompletionEvent",
+                "description": "One event of the stream (as OpenAPI 3.2's `itemSchema` would "
+                "describe it).",
+                "type": "object",
+                "required": ["data"],
+                "properties": {
+                    "data": {
+                        "type": "string",
+                        "description": "A `ChatCompletionChunk` as JSON; after a failure the "
+                        "error envelope; at the end `[DONE]`.",
+                    },
+                    "event": {"type": "string"},
+                    "id": {"type": "string"},
+                    "retry": {"type": "integer"},
+                },
+            },
             "example": 'data: {"id":"chatcmpl-1","object":"chat.completion.chunk",'
             '"choices":[{"index":0,"delta":{"content":"A"}}]}\n\ndata: [DONE]\n\n',
         }

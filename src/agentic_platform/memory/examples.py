@@ -15,5 +15,5 @@ MEMORY_UPDATE: dict[str, Any] = {"text": "The user prefers answers in English."}
 SEARCH: dict[str, Any] = {
     "query": "where does the user live?",
     "top_k": 5,
-    "filter": {"field": "channel", "op": "eq", "value": "web"},
+    "filter": {"field": "agent_id", "op": "eq", "value": "support-bot"},
 }

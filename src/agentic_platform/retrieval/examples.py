@@ -24,4 +24,4 @@ RETRIEVE: dict[str, Any] = {
     "top_k": 5,
     "filter": {"and": [{"field": "section", "op": "eq", "value": "hr"}]},
 }
-RETRIEVE_MANY: dict[str, Any] = {**RETRIEVE, "knowledge_bases": ["handbook", "wiki"]}
+RETRIEVE_MANY: dict[str, Any] = {**RETRIEVE, "knowledge_bases": ["handbook"]}
