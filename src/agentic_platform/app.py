@@ -57,8 +57,10 @@ def create_app(settings: Settings, services: Sequence[ServiceName] | None = None
                 app.state.platform = state
                 for name in chosen:
                     await SERVICES[name].start(state, stack)
-            except PlatformError as error:
-                logger.error("cannot start: %s", error.message)
+            except Exception as error:
+                app.state.start_error = error  # what `agentic up` reports
+                if isinstance(error, PlatformError):
+                    logger.error("cannot start: %s", error.message)
                 raise
             logger.info("started", extra={"services": chosen})
             yield
@@ -70,7 +72,7 @@ def create_app(settings: Settings, services: Sequence[ServiceName] | None = None
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    install_openapi(app)
+    install_openapi(app, settings.oidc)
     app.include_router(health_router)
     for name in chosen:
         for router in SERVICES[name].routers():

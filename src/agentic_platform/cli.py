@@ -51,28 +51,20 @@ def _settings(**overrides: object) -> Settings:
 
 
 def _run_server(settings: Settings, services: list[str]) -> None:
-    import uvicorn
-
+    """Serve until stopped: status 0 after a clean stop, a one-line error if it cannot start."""
     from agentic_platform.app import create_app
     from agentic_platform.logs import configure_logging
+    from agentic_platform.web.serving import StartFailure, serve
 
     configure_logging(settings.log_level)
     try:
-        application = create_app(settings, services)  # type: ignore[arg-type]
+        serve(create_app(settings, services), settings)  # type: ignore[arg-type]
     except ConfigurationError as error:
         typer.echo(f"error: {error.message}", err=True)
         raise typer.Exit(2) from None
-    uvicorn.run(
-        application,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
-        timeout_graceful_shutdown=15,
-        server_header=False,
-    )
+    except StartFailure as failure:
+        typer.echo(f"error: {failure}", err=True)
+        raise typer.Exit(failure.status) from None
 
 
 @app.command()

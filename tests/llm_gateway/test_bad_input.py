@@ -230,7 +230,9 @@ async def test_embedding_numbers_out_of_range(http: httpx.AsyncClient) -> None:
 async def test_the_openapi_schema_shows_the_bounds(http: httpx.AsyncClient) -> None:
     schema = (await http.get("/openapi.json")).json()
     body = schema["paths"]["/llm/v1/chat/completions"]["post"]["requestBody"]
-    fields = body["content"]["application/json"]["schema"]["properties"]
+    reference = body["content"]["application/json"]["schema"]["$ref"]
+    assert reference == "#/components/schemas/ChatCompletionRequest"
+    fields = schema["components"]["schemas"]["ChatCompletionRequest"]["properties"]
     assert fields["max_tokens"]["anyOf"][0]["maximum"] == 1_000_000
     assert fields["seed"]["anyOf"][0]["maximum"] == pytest.approx(2**63)
     assert fields["top_logprobs"]["anyOf"][0]["maximum"] == 20

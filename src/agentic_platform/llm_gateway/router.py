@@ -16,6 +16,7 @@ from starlette.responses import Response, StreamingResponse
 from agentic_platform.dependencies import current_principal, llm_gateway, metering
 from agentic_platform.errors import PlatformError
 from agentic_platform.governance.metering import estimate_call
+from agentic_platform.llm_gateway import examples
 from agentic_platform.llm_gateway.schemas import (
     ChatCompletion,
     ChatCompletionRequest,
@@ -39,7 +40,8 @@ _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 @router.post(
     "/chat/completions",
     response_model=ChatCompletion,
-    openapi_extra=body_schema(ChatCompletionRequest),
+    openapi_extra=body_schema(ChatCompletionRequest, examples.CHAT),
+    responses={200: examples.CHAT_ANSWERS},
     summary="Create a chat completion (OpenAI-compatible; stream with `stream: true`).",
 )
 @direct
@@ -74,7 +76,7 @@ async def chat_completions(request: Request) -> Response:
 @router.post(
     "/embeddings",
     response_model=EmbeddingResponse,
-    openapi_extra=body_schema(EmbeddingRequest),
+    openapi_extra=body_schema(EmbeddingRequest, examples.EMBEDDINGS),
     summary="Embed a string or a list of strings (OpenAI-compatible).",
 )
 @direct

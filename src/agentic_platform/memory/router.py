@@ -13,7 +13,7 @@ from starlette.responses import Response
 from agentic_platform.auth.principal import Principal
 from agentic_platform.dependencies import current_principal, platform
 from agentic_platform.errors import InvalidRequestError, ServiceUnavailableError
-from agentic_platform.memory import schemas
+from agentic_platform.memory import examples, schemas
 from agentic_platform.memory.service import MemoryGateway
 from agentic_platform.web.bodies import body_schema, json_response, parse_body
 
@@ -48,7 +48,7 @@ UserId = Annotated[str | None, Query(description="Whose data (admins only).")]
     "/sessions",
     status_code=201,
     response_model=schemas.SessionOut,
-    openapi_extra=body_schema(schemas.SessionCreate),
+    openapi_extra=body_schema(schemas.SessionCreate, examples.SESSION),
 )
 async def create_session(request: Request, caller: Caller, memory: Memory) -> Response:
     """Start a conversation between the caller (or, for admins, ``user_id``) and an agent."""
@@ -99,7 +99,7 @@ async def delete_session(
     "/sessions/{session_id}/messages",
     status_code=201,
     response_model=schemas.MessageOut,
-    openapi_extra=body_schema(schemas.MessageCreate),
+    openapi_extra=body_schema(schemas.MessageCreate, examples.MESSAGE),
 )
 async def append_message(
     session_id: str, request: Request, caller: Caller, memory: Memory
@@ -148,7 +148,7 @@ async def extraction_status(session_id: str, caller: Caller, memory: Memory) -> 
     status_code=201,
     response_model=schemas.MemoryOut,
     responses={200: {"model": schemas.MemoryOut, "description": "Already stored: that one."}},
-    openapi_extra=body_schema(schemas.MemoryCreate),
+    openapi_extra=body_schema(schemas.MemoryCreate, examples.MEMORY),
 )
 async def create_memory(request: Request, caller: Caller, memory: Memory) -> Response:
     """Remember something directly. An identical memory is not stored twice: the existing
@@ -186,7 +186,7 @@ async def list_memories(
 @router.post(
     "/memories/search",
     response_model=schemas.SearchResponse,
-    openapi_extra=body_schema(schemas.SearchRequest),
+    openapi_extra=body_schema(schemas.SearchRequest, examples.SEARCH),
 )
 async def search_memories(request: Request, caller: Caller, memory: Memory) -> Response:
     """Hybrid (lexical + vector) search over the caller's memories and turns; every result
@@ -204,7 +204,7 @@ async def get_memory(memory_id: str, caller: Caller, memory: Memory) -> Response
 @router.patch(
     "/memories/{memory_id}",
     response_model=schemas.MemoryOut,
-    openapi_extra=body_schema(schemas.MemoryUpdate),
+    openapi_extra=body_schema(schemas.MemoryUpdate, examples.MEMORY_UPDATE),
 )
 async def update_memory(
     memory_id: str, request: Request, caller: Caller, memory: Memory

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from agentic_platform.auth.principal import Principal
 from agentic_platform.dependencies import current_principal, platform
 from agentic_platform.errors import InvalidRequestError, ServiceUnavailableError
+from agentic_platform.retrieval import examples
 from agentic_platform.retrieval.schemas import (
     Document,
     DocumentList,
@@ -52,7 +53,7 @@ def _deleted(kind: str, identifier: str) -> Response:
     "/knowledge-bases",
     status_code=201,
     response_model=KnowledgeBase,
-    openapi_extra=body_schema(KnowledgeBaseCreate),
+    openapi_extra=body_schema(KnowledgeBaseCreate, examples.KNOWLEDGE_BASE),
     summary="Create a knowledge base owned by the caller's team.",
 )
 async def create_knowledge_base(request: Request, caller: Caller, service: Service) -> Response:
@@ -83,7 +84,7 @@ async def delete_knowledge_base(kb: str, caller: Caller, service: Service) -> Re
 @router.post(
     "/knowledge-bases/{kb}/documents",
     response_model=IngestResponse,
-    openapi_extra=body_schema(IngestRequest),
+    openapi_extra=body_schema(IngestRequest, examples.INGEST),
     summary="Ingest documents now (small batches; use jobs for large ones).",
 )
 async def ingest_documents(kb: str, request: Request, caller: Caller, service: Service) -> Response:
@@ -136,7 +137,7 @@ async def delete_document(kb: str, document_id: str, caller: Caller, service: Se
     "/knowledge-bases/{kb}/jobs",
     status_code=202,
     response_model=IngestJob,
-    openapi_extra=body_schema(IngestRequest),
+    openapi_extra=body_schema(IngestRequest, examples.INGEST),
     summary="Ingest a large batch in the background; poll the job for its status.",
 )
 async def start_job(kb: str, request: Request, caller: Caller, service: Service) -> Response:
@@ -156,7 +157,7 @@ async def get_job(kb: str, job_id: str, caller: Caller, service: Service) -> Res
 @router.post(
     "/knowledge-bases/{kb}/retrieve",
     response_model=RetrieveResponse,
-    openapi_extra=body_schema(RetrieveRequest),
+    openapi_extra=body_schema(RetrieveRequest, examples.RETRIEVE),
     summary="Search a knowledge base (hybrid by default).",
 )
 async def retrieve(kb: str, request: Request, caller: Caller, service: Service) -> Response:
@@ -169,7 +170,7 @@ async def retrieve(kb: str, request: Request, caller: Caller, service: Service) 
 @router.post(
     "/retrieve",
     response_model=RetrieveResponse,
-    openapi_extra=body_schema(MultiRetrieveRequest),
+    openapi_extra=body_schema(MultiRetrieveRequest, examples.RETRIEVE_MANY),
     summary="Search several knowledge bases at once; results merged by score.",
 )
 async def retrieve_many(request: Request, caller: Caller, service: Service) -> Response:

@@ -24,11 +24,15 @@ _SHAPES = bytes(
 )
 
 
-def body_schema(model: type[BaseModel]) -> dict[str, Any]:
+def body_schema(model: type[BaseModel], example: dict[str, Any] | None = None) -> dict[str, Any]:
     """OpenAPI ``openapi_extra`` for a route that reads ``model`` itself (see
-    :func:`parse_body`)."""
-    schema = model.model_json_schema(by_alias=True)
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    :func:`parse_body`), with an example body; the model's nested definitions are moved into
+    the document's components when it is built (``web/schema_components.py``)."""
+    media: dict[str, Any] = {"schema": model.model_json_schema(by_alias=True)}
+    if example is not None:
+        model.model_validate(example)  # an example that does not fit fails at import
+        media["example"] = example
+    return {"requestBody": {"required": True, "content": {"application/json": media}}}
 
 
 async def parse_body(request: Request, model: type[M]) -> M:

@@ -1,0 +1,251 @@
+"""A client built from the schema a running platform publishes calls it for real.
+
+Each service alone and all of them together run on a loopback server (uvicorn, SQLite, the
+scripted models, under the aliases the examples name). The schema is read from the server's
+own ``/openapi.json``, and the client is built from it by a standard tool:
+
+- ``openapi-python-client``, when it is installed, generates a typed package that is
+  imported and called (it is not a dependency of the project: see ``docs/api.md``);
+- schemathesis' loader, always: every operation becomes a typed call (its parameters and body
+  schema resolved, a request strategy built), and the calls' answers are checked against the
+  schema (status, content type, body).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, find, settings
+from pydantic import SecretStr
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from agentic_platform.app import create_app
+from agentic_platform.llm_gateway.catalog import Deployment, ModelEntry
+from agentic_platform.settings import ALL_SERVICES, ServiceName, Settings
+from agentic_platform.testing.catalog import scripted_models
+from agentic_platform.testing.server import serve_in_thread
+
+SERVICE_SETS = [(name,) for name in ALL_SERVICES] + [ALL_SERVICES]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+GENERATOR = "openapi-python-client"
+
+
+def _catalog() -> list[ModelEntry]:
+    """The scripted models, plus the default catalog's aliases the examples name."""
+    return [
+        *scripted_models(),
+        ModelEntry(
+            alias="smollm2-135m",
+            capabilities={"chat", "streaming"},
+            deployments=[Deployment(provider="test", model="echo")],
+        ),
+        ModelEntry(
+            alias="minilm-l6",
+            kind="embedding",
+            capabilities={"embeddings"},
+            deployments=[Deployment(provider="test", model="embed", options={"dimensions": 8})],
+        ),
+    ]
+
+
+class Served:
+    def __init__(self, url: str, admin_key: str, services: list[ServiceName]) -> None:
+        self.url = url
+        self.services = services
+        self.headers = {"Authorization": f"Bearer {admin_key}"}
+        self.document: dict[str, Any] = httpx.get(f"{url}/openapi.json").json()
+        self.schema = schemathesis.openapi.from_dict(self.document)
+
+    def operations(self) -> Iterator[Any]:
+        for result in self.schema.get_all_operations():
+            yield result.ok()  # an operation the loader cannot build raises here
+
+
+@pytest.fixture(scope="module", params=SERVICE_SETS, ids=lambda services: "+".join(services))
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, admin_key: str
+) -> Iterator[Served]:
+    services: list[ServiceName] = list(request.param)
+    config = Settings(
+        data_dir=tmp_path_factory.mktemp("client") / "data",
+        models=_catalog(),
+        auth={"bootstrap_admin_key": SecretStr(admin_key)},  # type: ignore[arg-type]
+        log_requests=False,
+        memory={"extraction_model": "none", "worker_poll_seconds": 0.2},  # type: ignore[arg-type]
+        retrieval={"default_embedding_model": "minilm-l6"},  # type: ignore[arg-type]
+    )
+    with serve_in_thread(create_app(config, services)) as url:
+        yield Served(url, admin_key, services)
+
+
+def test_every_operation_builds_into_a_typed_call(served: Served) -> None:
+    built = []
+    for operation in served.operations():
+        case = find(
+            operation.as_strategy(),
+            lambda _case: True,
+            settings=settings(
+                database=None,
+                max_examples=1,
+                phases=[Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            ),
+        )
+        assert case.method.upper() == operation.method.upper()
+        built.append(operation.label)
+    assert len(built) == sum(len(item) for item in served.document["paths"].values())
+
+
+@pytest.mark.parametrize("scheme", ["ApiKey", "ApiKeyHeader"])
+def test_the_calls_that_need_no_input_answer_as_the_schema_says(
+    served: Served, scheme: str
+) -> None:
+    """Signed in each way the security schemes declare."""
+    key = served.headers["Authorization"].removeprefix("Bearer ")
+    headers = served.headers if scheme == "ApiKey" else {"x-api-key": key}
+    called = []
+    for operation in served.operations():
+        needed = [p for p in operation.definition.raw.get("parameters", ()) if p.get("required")]
+        if operation.method.upper() != "GET" or needed:
+            continue
+        response = operation.Case().call_and_validate(
+            base_url=served.url, headers=headers, checks=CHECKS
+        )
+        assert response.status_code == 200, (operation.label, response.text)
+        called.append(operation.label)
+    assert "GET /healthz" in called and len(called) > 2
+
+
+def test_every_route_that_declares_security_refuses_a_call_without_a_key(served: Served) -> None:
+    for path, path_item in served.document["paths"].items():
+        for method, operation in path_item.items():
+            url = served.url + path.replace("{", "").replace("}", "")
+            answer = httpx.request(method, url)
+            if "security" in operation:
+                assert answer.status_code == 401, (method, path, answer.text)
+                assert answer.json()["error"]["message"]
+            else:
+                assert answer.status_code == 200, (method, path)
+
+
+def test_the_example_bodies_are_accepted(served: Served) -> None:
+    """In the document's order, each example is sent as it is; a path id comes from the
+    answer of the create call on the collection above it."""
+    if set(served.services) != set(ALL_SERVICES):
+        pytest.skip("memory and retrieval embed through the gateway: all services are needed")
+    ids: dict[str, str] = {}
+    sent = []
+    for operation in served.operations():
+        media = operation.definition.raw.get("requestBody", {}).get("content", {})
+        example = media.get("application/json", {}).get("example")
+        parameters = operation.definition.raw.get("parameters", ())
+        path_names = [p["name"] for p in parameters if p["in"] == "path"]
+        if example is None or not set(path_names) <= set(ids):
+            continue
+        case = operation.Case(body=example, path_parameters={n: ids[n] for n in path_names})
+        response = case.call_and_validate(
+            base_url=served.url, headers=served.headers, checks=CHECKS
+        )
+        assert 200 <= response.status_code < 300, (operation.label, response.text)
+        _remember_ids(served.document, operation.path, response, ids)
+        sent.append(operation.label)
+    assert len(sent) == _example_count(served.document), sent
+
+
+def _example_count(document: dict[str, Any]) -> int:
+    return sum(
+        "example" in op.get("requestBody", {}).get("content", {}).get("application/json", {})
+        for item in document["paths"].values()
+        for op in item.values()
+    )
+
+
+def _remember_ids(document: dict[str, Any], path: str, response: Any, ids: dict[str, str]) -> None:
+    """A 201 on a collection gives the id of the item paths below it (``{path}/{name}``)."""
+    if response.status_code != 201:
+        return
+    for other in document["paths"]:
+        rest = other.removeprefix(path + "/")
+        if rest != other and rest.startswith("{") and rest.endswith("}") and "/" not in rest:
+            ids[rest[1:-1]] = response.json()["id"]
+
+
+def test_a_streamed_chat_is_answered_with_the_declared_event_stream(served: Served) -> None:
+    if "/llm/v1/chat/completions" not in served.document["paths"]:
+        pytest.skip("the LLM gateway does not run here")
+    operation = served.schema["/llm/v1/chat/completions"]["POST"]
+    media = operation.definition.raw["requestBody"]["content"]["application/json"]
+    case = operation.Case(body={**media["example"], "stream": True})
+    response = case.call_and_validate(base_url=served.url, headers=served.headers, checks=CHECKS)
+    assert response.headers["content-type"][0].startswith("text/event-stream")
+    assert response.text.endswith("data: [DONE]\n\n")
+
+
+def _generator() -> str | None:
+    beside = Path(sys.executable).with_name(GENERATOR)
+    return str(beside) if beside.exists() else shutil.which(GENERATOR)
+
+
+def test_a_package_generated_by_openapi_python_client_calls_the_platform(
+    served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generator = _generator()
+    if generator is None:
+        pytest.skip(f"{GENERATOR} is not installed (the schemathesis client is checked above)")
+    spec = tmp_path / "openapi.json"
+    spec.write_text(json.dumps(served.document))
+    package = tmp_path / "agentic_client"
+    subprocess.run(
+        [
+            generator,
+            "generate",
+            "--path",
+            str(spec),
+            "--output-path",
+            str(package),
+            "--meta",
+            "none",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    client_module = importlib.import_module("agentic_client")
+    client = client_module.AuthenticatedClient(
+        base_url=served.url, token=served.headers["Authorization"].removeprefix("Bearer ")
+    )
+    called = 0
+    for operation in served.operations():
+        raw = operation.definition.raw
+        if operation.method.upper() != "GET" or raw.get("parameters") or "security" not in raw:
+            continue
+        modules = list(package.glob(f"api/*/{raw['operationId']}.py"))
+        assert modules, raw["operationId"]
+        tag = modules[0].parent.name
+        call = importlib.import_module(f"agentic_client.api.{tag}.{raw['operationId']}")
+        answer = call.sync_detailed(client=client)
+        assert answer.status_code == 200, (operation.label, answer.content)
+        assert answer.parsed is not None
+        called += 1
+    assert called
