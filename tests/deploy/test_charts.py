@@ -55,6 +55,8 @@ def test_notes_tell_the_next_steps(charts: Any, case: tuple[str, str]) -> None:
     notes = next(text for path, text in rendered.items() if path.endswith("NOTES.txt"))
     assert "AGENTIC_API_KEY" in notes
     assert "curl" in notes
+    no_database = chart == "agentic-platform" and values in ("default", "langfuse")
+    assert ("WARNING: secrets.values.AGENTIC_DATABASE_URL" in notes) == no_database
 
 
 def test_lint_is_clean(charts: Any, case: tuple[str, str]) -> None:
