@@ -45,6 +45,16 @@ def test_every_platform_service_runs_the_image_the_dockerfile_builds(
         assert service["user"].split(":")[0] == "10001"
 
 
+def test_the_image_name_is_the_one_the_dockerfile_and_the_chart_use(
+    charts: Any, compose: dict[str, Any]
+) -> None:
+    dockerfile = (charts.deploy / "docker" / "Dockerfile").read_text(encoding="utf-8")
+    (title,) = re.findall(r'org\.opencontainers\.image\.title="([^"]+)"', dockerfile)
+    assert f"-t {title}:" in dockerfile, "the build command in the Dockerfile's header"
+    assert compose["services"]["llm-gateway"]["image"].split(":")[0] == title
+    assert charts.load("agentic-platform").values["image"]["repository"] == title
+
+
 def test_the_services_are_what_agentic_serve_runs(compose: dict[str, Any]) -> None:
     for name in PLATFORM_SERVICES:
         (service,) = compose["services"][name]["command"]

@@ -98,6 +98,15 @@ def test_the_final_stage_runs_as_a_user_without_build_tools(dockerfile: Dockerfi
             assert stage == dockerfile.stages[-2].name, f"only the build stage's output: {source}"
 
 
+def test_the_local_model_is_a_build_argument(dockerfile: Dockerfile) -> None:
+    build = dockerfile.stages[-2]
+    assert "LOCAL_MODEL=false" in build.all("ARG"), "off unless asked for"
+    steps = [cmd for cmd in build.all("RUN") if "uv sync" in cmd]
+    assert steps and all(
+        '"$LOCAL_MODEL" = "true"' in cmd and "--extra local" in cmd for cmd in steps
+    )
+
+
 def test_it_serves_on_the_charts_port(dockerfile: Dockerfile) -> None:
     final = dockerfile.stages[-1]
     assert json.loads(final.all("ENTRYPOINT")[-1]) == ["agentic", "serve"]
