@@ -209,3 +209,14 @@ async def test_the_migration_job_command_migrates_a_database(
         assert await current_revision(engine) == head
     finally:
         await engine.dispose()
+
+
+def test_extra_egress_reaches_only_its_service(charts: Any) -> None:
+    manifests = render_example(charts, "full")
+    to_vllm = {
+        policy["metadata"]["name"].removeprefix(f"{charts.release}-{CHART}-")
+        for policy in charts.of_kind(manifests, "NetworkPolicy")
+        for rule in policy["spec"].get("egress", [])
+        if any(port["port"] == 8000 for port in rule["ports"])
+    }
+    assert to_vllm == {"llm-gateway"}
