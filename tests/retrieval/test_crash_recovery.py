@@ -141,12 +141,22 @@ async def test_kill_9_mid_ingestion_resumes_the_job_and_search_sees_only_committ
 
 
 async def test_a_job_out_of_attempts_fails_with_the_reason_and_leaves_whole_documents(
-    server: PlatformProcess, database_url: str, pgvector: str | None
+    tmp_path: Path, admin_key: str
 ) -> None:
-    server.env["AGENTIC_RETRIEVAL__JOB_MAX_ATTEMPTS"] = "1"
+    # The attempts rule is the same on every database; SQLite keeps this one quick.
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'platform.db'}"
+    server = retrieval_process(
+        tmp_path, database_url, admin_key, None, AGENTIC_RETRIEVAL__JOB_MAX_ATTEMPTS="1"
+    )
+    try:
+        await _out_of_attempts(server, Tables(database_url, None, ""))
+    finally:
+        server.stop()
+
+
+async def _out_of_attempts(server: PlatformProcess, tables: Tables) -> None:
     async with server.client() as http:
-        kb_id, job_id = await _started_job(server, http)
-        tables = Tables(database_url, pgvector, kb_id)
+        tables.kb_id, job_id = await _started_job(server, http)
         await _kill_mid_job(server, http, tables, job_id)
 
         await server.start()

@@ -10,7 +10,7 @@ to one knowledge base take turns in this process (one lock per knowledge base).
 from __future__ import annotations
 
 import asyncio
-import logging
+import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -34,8 +34,6 @@ from agentic_platform.retrieval.models import DocumentRow, KnowledgeBaseRow
 from agentic_platform.retrieval.schemas import Document, DocumentIn, DocumentList, DocumentResult
 from agentic_platform.settings import RetrievalSettings
 from agentic_platform.state import PlatformState
-
-logger = logging.getLogger("agentic_platform.retrieval")
 
 
 def to_document(row: DocumentRow) -> Document:
@@ -186,9 +184,12 @@ class Documents:
                 await backend.upsert(kb.collection, records)
                 replaced = await self._save_rows(kb, documents, generation, intent_ids)
             except BaseException:
-                await asyncio.shield(self._intents.abandon(intent_ids))
+                # Mark the chunks for removal now; if even that fails, the intents expire
+                # and a later sweep claims them.
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._intents.abandon(intent_ids))
                 raise
-            await self._sweep(kb.id)
+            await self._intents.tidy(kb.id)
         return [
             DocumentResult(
                 id=document.id,
@@ -197,12 +198,6 @@ class Documents:
             )
             for document in documents
         ]
-
-    async def _sweep(self, kb_id: str) -> None:
-        try:
-            await self._intents.sweep(kb_id)
-        except Exception:  # the next sweep (periodic, or the next start) does it
-            logger.exception("sweeping leftover chunks failed", extra={"kb_id": kb_id})
 
     async def _save_rows(
         self,
@@ -315,7 +310,7 @@ class Documents:
                 await session.flush()
                 await self._recount(session, kb, set())
             self._changed()
-            await self._sweep(kb.id)
+            await self._intents.tidy(kb.id)
 
 
 def _fingerprint(row: DocumentRow) -> dict[str, Any]:

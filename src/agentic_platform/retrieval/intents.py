@@ -128,6 +128,14 @@ class WriteIntents:
             created_at=now,
         )
 
+    async def tidy(self, kb_id: str) -> None:
+        """Sweep one knowledge base right after a change, if the database lets us; what is
+        left is swept by the next heartbeat or start."""
+        try:
+            await self.sweep(kb_id)
+        except Exception:
+            logger.exception("sweeping leftover chunks failed", extra={"kb_id": kb_id})
+
     async def sweep(self, kb_id: str | None = None) -> int:
         """Claim expired ``writing`` intents, then remove every obsolete one's chunks (of
         one knowledge base, or all). Returns how many intents were settled; a backend that

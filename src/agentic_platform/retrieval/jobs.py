@@ -18,6 +18,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -67,9 +68,8 @@ def to_job(row: IngestJobRow) -> IngestJob:
 
 
 class _Progress:
-    def __init__(self, total: int, attempts: int) -> None:
+    def __init__(self, total: int) -> None:
         self.total = total
-        self.attempts = attempts
         self.succeeded = 0
         self.errors: list[dict[str, Any]] = []
         self.saved_at = 0.0
@@ -96,6 +96,16 @@ class _Progress:
         if not self.errors:
             return "succeeded"
         return "partial" if self.succeeded else "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """One run of a job: what it ingests, and as whom."""
+
+    job_id: str
+    principal: Principal
+    kb: KnowledgeBaseRow
+    documents: Sequence[DocumentIn]
 
 
 class IngestJobs:
@@ -149,8 +159,17 @@ class IngestJobs:
         taken = await self.leases.claim_lapsed()
         running_here = {job_id for job_id, _ in self._tasks.values()}
         for job_id in taken:
-            if job_id not in running_here:  # else a late heartbeat: the lease is renewed
+            if job_id in running_here:  # a late heartbeat: the lease is simply renewed
+                continue
+            try:
                 await self._resume(job_id)
+            except LeaseLost:
+                pass
+            except Exception:
+                logger.exception("could not resume ingest job", extra={"job_id": job_id})
+                failed = _Progress(0)
+                failed.fail("job_failed", INTERNAL_FAILURE)
+                await self._save(job_id, failed, "failed", finished=True)
         return len(taken)
 
     async def _resume(self, job_id: str) -> None:
@@ -160,7 +179,8 @@ class IngestJobs:
             kb = None if row is None else await session.get(KnowledgeBaseRow, row.kb_id)
         if row is None or kb is None:
             return
-        progress = _Progress(row.total, row.attempts)
+        progress = _Progress(row.total)
+        progress.succeeded, progress.errors = row.succeeded, list(row.errors)
         principal = await self._state.authenticator.principal_by_id(row.principal_id)
         if row.attempts >= self._settings.job_max_attempts:
             progress.fail(
@@ -225,7 +245,7 @@ class IngestJobs:
         kb: KnowledgeBaseRow,
         documents: Sequence[DocumentIn],
     ) -> None:
-        task = asyncio.create_task(self._run(job_id, principal, kb, documents))
+        task = asyncio.create_task(self._run(_Run(job_id, principal, kb, documents)))
         self._tasks[task] = (job_id, kb.id)
         task.add_done_callback(self._forget)
 
@@ -233,27 +253,17 @@ class IngestJobs:
         job_id, _ = self._tasks.pop(task, ("", ""))
         self._started.discard(job_id)
 
-    async def _run(
-        self,
-        job_id: str,
-        principal: Principal,
-        kb: KnowledgeBaseRow,
-        documents: Sequence[DocumentIn],
-    ) -> None:
+    async def _run(self, run: _Run) -> None:
         async with self._running:
             try:
-                await self._run_now(job_id, principal, kb, documents)
+                await self._run_now(run)
             except LeaseLost:
-                logger.warning("ingest job taken over elsewhere", extra={"job_id": job_id})
+                logger.warning("ingest job taken over elsewhere", extra={"job_id": run.job_id})
 
-    async def _run_now(
-        self,
-        job_id: str,
-        principal: Principal,
-        kb: KnowledgeBaseRow,
-        documents: Sequence[DocumentIn],
-    ) -> None:
-        progress = _Progress(len(documents), await self._begin_attempt(job_id))
+    async def _run_now(self, run: _Run) -> None:
+        job_id, documents = run.job_id, run.documents
+        await self._begin_attempt(job_id)
+        progress = _Progress(len(documents))
         self._started.add(job_id)
 
         async def report(index: int, outcome: Outcome) -> None:
@@ -265,7 +275,7 @@ class IngestJobs:
 
         try:
             await self._documents.run(
-                principal, kb, self._documents.prepared_lazily(kb, documents), report
+                run.principal, run.kb, self._documents.prepared_lazily(run.kb, documents), report
             )
         except Exception as exc:
             if _lost(exc):
@@ -278,7 +288,7 @@ class IngestJobs:
             return
         await self._save(job_id, progress, progress.status, finished=True)
 
-    async def _begin_attempt(self, job_id: str) -> int:
+    async def _begin_attempt(self, job_id: str) -> None:
         """Mark the job running, counting the attempt; raises LeaseLost if not ours."""
         async with self._sessions.begin() as session:
             started = await session.execute(
@@ -288,10 +298,6 @@ class IngestJobs:
             )
             if started.rowcount != 1:  # type: ignore[attr-defined]
                 raise LeaseLost
-            attempts = await session.scalar(
-                select(IngestJobRow.attempts).where(IngestJobRow.id == job_id)
-            )
-        return int(attempts or 0)
 
     async def _save(
         self, job_id: str, progress: _Progress, status: str, *, finished: bool = False

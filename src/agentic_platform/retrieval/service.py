@@ -166,7 +166,7 @@ class KnowledgeBases:
             await session.execute(delete(DocumentRow).where(DocumentRow.kb_id == row.id))
             await session.execute(delete(KnowledgeBaseRow).where(KnowledgeBaseRow.id == row.id))
         self.forget()
-        await self._intents.sweep(row.id)
+        await self._intents.tidy(row.id)
 
 
 class Searcher:
