@@ -16,6 +16,7 @@ import httpx
 import pytest
 from retrieval_process import Tables, retrieval_process, wait_for_job
 
+from agentic_platform.search.backends.pgvector import table_name
 from agentic_platform.testing.process import PlatformProcess
 
 pytestmark = pytest.mark.timeout(120)
@@ -176,3 +177,52 @@ async def _out_of_attempts(server: PlatformProcess, tables: Tables) -> None:
             assert deleted.status_code == 200
         assert await _searchable_documents(http) == []
         assert await tables.settled() and await tables.chunk_ids() == []
+
+
+@pytest.mark.postgres
+async def test_a_crash_while_deleting_a_knowledge_base_leaves_it_gone_and_its_chunks_dropped(
+    server: PlatformProcess, database_url: str, pgvector: str | None
+) -> None:
+    if pgvector is None:
+        pytest.skip("holds the pgvector table so the crash lands between rows and chunks")
+    async with server.client() as http:
+        await server.start()
+        kb_id = (await http.post("/retrieval/v1/knowledge-bases", json={"name": "notes"})).json()[
+            "id"
+        ]
+        documents = [{"id": f"d{i}", "text": f"Note {i}."} for i in range(10)]
+        added = await http.post(
+            "/retrieval/v1/knowledge-bases/notes/documents", json={"documents": documents}
+        )
+        assert added.status_code == 200, added.text
+        tables = Tables(database_url, pgvector, kb_id)
+        assert len(await tables.chunk_ids()) == 10
+
+        holder = await asyncpg.connect(pgvector)
+        try:
+            await holder.execute("BEGIN")
+            await holder.execute(f'LOCK TABLE "{table_name(kb_id)}" IN ACCESS SHARE MODE')
+            deleting = asyncio.ensure_future(http.delete("/retrieval/v1/knowledge-bases/notes"))
+            deadline = time.monotonic() + 20
+            while await tables.documents() and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            assert await tables.documents() == {}  # the rows went first
+            server.signal(signal.SIGKILL)
+            server.wait()
+            with pytest.raises(httpx.TransportError):
+                await deleting
+            # End the dead process's sessions, as a lost machine's would end, so its DROP
+            # waiting for the lock never runs.
+            await holder.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            await holder.execute("ROLLBACK")
+        finally:
+            await holder.close()
+        assert len(await tables.chunk_ids()) == 10  # the drop never ran
+
+        await server.start()
+        assert (await http.get("/retrieval/v1/knowledge-bases/notes")).status_code == 404
+        assert await tables.settled()  # the start dropped the collection
+        assert await tables.chunk_ids() == []
