@@ -51,8 +51,8 @@ async def _start_retrieval(state: PlatformState, stack: AsyncExitStack) -> None:
     from agentic_platform.retrieval.service import RetrievalService
 
     service = RetrievalService(state, state.settings.retrieval)
-    await service.jobs.recover()
     stack.push_async_callback(service.aclose)
+    await service.jobs.recover()
     state.retrieval = service
 
 

@@ -263,6 +263,21 @@ class RetrievalSettings(BaseModel):
     max_concurrent_jobs: int = Field(
         default=2, ge=1, description="Ingestion jobs a process runs at once; others queue."
     )
+    job_lease_seconds: float = Field(
+        default=60.0,
+        ge=1.0,
+        le=3600.0,
+        description="How long a replica's claim on an ingestion job (and on a write in "
+        "flight) lasts unless renewed; the replica renews it every third of this. A job "
+        "whose replica died is resumed by another (or the next start) once it lapses.",
+    )
+    job_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="Runs an ingestion job gets: one interrupted this many times (each crash "
+        "or lost lease counts; a clean stop does not) is marked failed with the reason.",
+    )
     max_top_k: int = Field(
         default=1000, ge=1, le=1_000_000, description="Largest top_k a search may ask."
     )

@@ -41,7 +41,7 @@ def retrieval_settings(
         auth=AuthSettings(bootstrap_admin_key=SecretStr(admin_key)),
         log_requests=False,
         gateway={"retry_backoff_seconds": 0.01, "max_body_bytes": 64 * 1024},  # type: ignore[arg-type]
-        retrieval=RetrievalSettings(default_embedding_model="test-embed", **retrieval),  # type: ignore[arg-type]
+        retrieval=RetrievalSettings(**{"default_embedding_model": "test-embed", **retrieval}),  # type: ignore[arg-type]
     )
 
 

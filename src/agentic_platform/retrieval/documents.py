@@ -1,18 +1,20 @@
 """A knowledge base's documents: ingest (now, or in a job), list, read, delete.
 
-The document rows (one per document, with a content hash) live in the platform database;
-the chunks live in the knowledge base's search backend. Writes to one knowledge base take
-turns (one lock per knowledge base in this process), so two ingestions of the same document
-cannot interleave their chunks.
+The document rows (one per document, with a content hash and the generation of its chunks)
+live in the platform database; the chunks live in the knowledge base's search backend. A
+document's chunks and its row appear together: the chunks are written first under a new
+generation, and become content when the row naming it commits (see :mod:`.intents`). Writes
+to one knowledge base take turns in this process (one lock per knowledge base).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from agentic_platform.auth.principal import Principal
 from agentic_platform.db.base import utcnow
@@ -27,6 +29,7 @@ from agentic_platform.retrieval.ingest import (
     Report,
     prepare_document,
 )
+from agentic_platform.retrieval.intents import ChunkSet, WriteIntents, new_generation
 from agentic_platform.retrieval.models import DocumentRow, KnowledgeBaseRow
 from agentic_platform.retrieval.schemas import Document, DocumentIn, DocumentList, DocumentResult
 from agentic_platform.settings import RetrievalSettings
@@ -56,9 +59,11 @@ class Documents:
         settings: RetrievalSettings,
         backends: KnowledgeBaseBackends,
         embedders: EmbedderClients,
+        intents: WriteIntents,
         changed: Callable[[], None],
     ) -> None:
         self._sessions = state.sessions
+        self._intents = intents
         self._changed = changed
         self._settings = settings
         self._backends = backends
@@ -157,8 +162,8 @@ class Documents:
     async def _write(
         self, kb: KnowledgeBaseRow, ready: list[tuple[PreparedDocument, FloatArray]]
     ) -> list[Outcome]:
-        """Index the documents' chunks, drop positions they no longer have, save their rows
-        and the knowledge base's counters."""
+        """Index the documents' chunks under a new generation, then commit their rows and
+        the knowledge base's counters, then remove what the rows no longer name."""
         if kb.dimensions is not None:
             for _, vectors in ready:
                 if vectors.shape[1] != kb.dimensions:
@@ -168,55 +173,66 @@ class Documents:
                         code="dimension_mismatch",
                     )
         backend = self._backends.get(kb.backend)
-        collection = kb.collection
-        lock = self._locks.setdefault(kb.id, asyncio.Lock())
-        async with lock:
-            ids = [document.id for document, _ in ready]
-            async with self._sessions() as session:
-                existing = {
-                    row.id: row
-                    for row in (
-                        await session.execute(
-                            select(DocumentRow).where(
-                                DocumentRow.kb_id == kb.id, DocumentRow.id.in_(ids)
-                            )
-                        )
-                    ).scalars()
-                }
-            records = [r for document, vectors in ready for r in document.records(vectors)]
-            await backend.upsert(collection, records)
-            stale = [
-                f"{document.id}:{position}"
-                for document, _ in ready
-                if document.id in existing
-                for position in range(len(document.chunks), existing[document.id].chunk_count)
-            ]
-            if stale:
-                await backend.delete(collection, ids=stale)
-            await self._save_rows(kb, [document for document, _ in ready], existing)
+        documents = [document for document, _ in ready]
+        generation = new_generation()
+        async with self._locks.setdefault(kb.id, asyncio.Lock()):
+            intent_ids = await self._intents.begin(
+                kb, [ChunkSet(d.id, generation, len(d.chunks)) for d in documents]
+            )
+            try:
+                records = [r for d, vectors in ready for r in d.records(vectors, generation)]
+                await backend.upsert(kb.collection, records)
+                replaced = await self._save_rows(kb, documents, generation, intent_ids)
+            except BaseException:
+                # Mark the chunks for removal now; if even that fails, the intents expire
+                # and a later sweep claims them.
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._intents.abandon(intent_ids))
+                raise
+            await self._intents.tidy(kb.id)
         return [
             DocumentResult(
                 id=document.id,
-                status="replaced" if document.id in existing else "created",
+                status="replaced" if document.id in replaced else "created",
                 chunk_count=len(document.chunks),
             )
-            for document, _ in ready
+            for document in documents
         ]
 
     async def _save_rows(
         self,
         kb: KnowledgeBaseRow,
         documents: list[PreparedDocument],
-        existing: dict[str, DocumentRow],
-    ) -> None:
+        generation: str,
+        intent_ids: list[str],
+    ) -> set[str]:
+        """Commit the rows naming ``generation``; returns the ids of documents replaced."""
         now = utcnow()
         async with self._sessions.begin() as session:
+            await self._intents.commit(session, intent_ids)
+            existing = {
+                row.id: row
+                for row in (
+                    await session.execute(
+                        select(DocumentRow)
+                        .where(
+                            DocumentRow.kb_id == kb.id,
+                            DocumentRow.id.in_([document.id for document in documents]),
+                        )
+                        .with_for_update()
+                    )
+                ).scalars()
+            }
+            self._intents.obsolete(
+                session,
+                kb,
+                [ChunkSet(row.id, row.generation, row.chunk_count) for row in existing.values()],
+            )
             for document in documents:
                 row = existing.get(document.id)
                 if row is None:
                     row = DocumentRow(kb_id=kb.id, id=document.id, created_at=now)
-                else:
-                    row = await session.merge(row)
+                    session.add(row)
                 row.title = document.title
                 row.source = document.source
                 row.content_type = document.content_type
@@ -224,11 +240,12 @@ class Documents:
                 row.content_sha256 = document.sha256
                 row.size_bytes = document.size_bytes
                 row.chunk_count = len(document.chunks)
+                row.generation = generation
                 row.updated_at = now
-                session.add(row)
             await session.flush()
             await self._recount(session, kb, {key for d in documents for key in d.metadata})
         self._changed()
+        return set(existing)
 
     async def _recount(self, session: Any, kb: KnowledgeBaseRow, new_fields: set[str]) -> None:
         counts = (
@@ -269,23 +286,31 @@ class Documents:
         return to_document(row)
 
     async def delete(self, kb: KnowledgeBaseRow, document_id: str) -> None:
+        """Delete the row and mark its chunks obsolete in one transaction, then remove them
+        (a crash in between leaves them to the next sweep; searches no longer return them)."""
         self._writable(kb)
-        await self.get(kb, document_id)
         async with self._locks.setdefault(kb.id, asyncio.Lock()):
-            from agentic_platform.search.filters import Condition
-
-            await self._backends.get(kb.backend).delete(
-                kb.collection,
-                where=Condition(field="document_id", op="eq", value=document_id),
-            )
             async with self._sessions.begin() as session:
-                await session.execute(
-                    delete(DocumentRow).where(
-                        DocumentRow.kb_id == kb.id, DocumentRow.id == document_id
+                row = (
+                    await session.execute(
+                        select(DocumentRow)
+                        .where(DocumentRow.kb_id == kb.id, DocumentRow.id == document_id)
+                        .with_for_update()
                     )
+                ).scalar_one_or_none()
+                if row is None:
+                    raise NotFoundError(
+                        f"No document '{document_id}' in this knowledge base.",
+                        param="document_id",
+                    )
+                self._intents.obsolete(
+                    session, kb, [ChunkSet(row.id, row.generation, row.chunk_count)]
                 )
+                await session.delete(row)
+                await session.flush()
                 await self._recount(session, kb, set())
             self._changed()
+            await self._intents.tidy(kb.id)
 
 
 def _fingerprint(row: DocumentRow) -> dict[str, Any]:

@@ -8,9 +8,10 @@ database. So ingestion runs at nearly the embedder's own speed.
 A document that fails (unreadable, empty, refused by the embedder) fails alone: the others
 go on, and the failure is reported with the document's position.
 
-Writing is idempotent: a document's chunks have ids ``<document id>:<position>``, a new
-version overwrites them and removes the positions it no longer has; a document whose
-content and metadata did not change is not embedded again.
+Writing is idempotent and crash-safe: each write of a document puts its chunks in the
+backend under a new generation and commits the document row naming it, after which the
+previous generation is removed (see :mod:`.intents`); a document whose content and metadata
+did not change is not embedded again.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 from agentic_platform.errors import InvalidRequestError, PayloadTooLargeError, PlatformError
 from agentic_platform.retrieval.chunking import Chunk, ChunkingSettings, chunk_sections
 from agentic_platform.retrieval.embedding import FloatArray, GatewayEmbedder
+from agentic_platform.retrieval.intents import chunk_id
 from agentic_platform.retrieval.loaders import load_document
 from agentic_platform.retrieval.schemas import DocumentIn, DocumentResult
 from agentic_platform.search.backends.base import IndexRecord
@@ -65,7 +67,7 @@ class PreparedDocument:
             "metadata": self.metadata,
         }
 
-    def records(self, vectors: FloatArray) -> list[IndexRecord]:
+    def records(self, vectors: FloatArray, generation: str) -> list[IndexRecord]:
         builtin = {
             "document_id": self.id,
             "source": self.source,
@@ -73,7 +75,7 @@ class PreparedDocument:
         }
         return [
             IndexRecord(
-                id=f"{self.id}:{chunk.position}",
+                id=chunk_id(self.id, chunk.position, generation),
                 text=chunk.text,
                 vector=vector,
                 metadata={**self.metadata, **builtin},
@@ -81,6 +83,7 @@ class PreparedDocument:
                     "position": chunk.position,
                     "location": chunk.location(),
                     "title": self.title,
+                    "generation": generation,
                 },
                 context=context,
             )

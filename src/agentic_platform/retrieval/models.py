@@ -2,6 +2,10 @@
 
 The chunks themselves live in the knowledge base's search backend (``search_records`` for
 the embedded SQLite backend, a pgvector table, or Bedrock), one collection per knowledge base.
+A document row names the *generation* of chunks that is its committed content; a write
+intent names chunks that may exist in a backend without being anybody's committed content
+(a write in flight, an old generation, a deleted document or knowledge base), so they can be
+removed after a crash.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agentic_platform.db.base import Base, UTCDateTime, utcnow
@@ -57,6 +61,9 @@ class DocumentRow(Base):
     content_sha256: Mapped[str] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(Integer)
     chunk_count: Mapped[int] = mapped_column(Integer)
+    generation: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    """The write that produced the chunks searches may return ("" for chunks written before
+    generations existed)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -74,6 +81,46 @@ class IngestJobRow(Base):
     succeeded: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    owner: Mapped[str | None] = mapped_column(String(100), default=None)
+    """The replica running the job (while its lease lasts)."""
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class IngestJobInputRow(Base):
+    """The documents of an unfinished job, so another replica can resume it."""
+
+    __tablename__ = "kb_job_inputs"
+
+    job_id: Mapped[str] = mapped_column(
+        ForeignKey("kb_ingest_jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    documents: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class WriteIntentRow(Base):
+    """Chunks that may be in a search backend without being committed content.
+
+    ``writing``: a write in flight, which commits by deleting this row with its document
+    row; once ``expires_at`` has passed, a sweep may claim it (making it ``obsolete``) and the
+    write can no longer commit. ``obsolete``: to be deleted from the backend. Without a
+    ``document_id`` it stands for the whole collection (a deleted knowledge base). No foreign
+    key: it outlives the knowledge base it cleans up after.
+    """
+
+    __tablename__ = "kb_write_intents"
+    __table_args__ = (Index("ix_kb_write_intents_kb_document", "kb_id", "document_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kb_id: Mapped[str] = mapped_column(String(64))
+    backend: Mapped[str] = mapped_column(String(32))
+    collection: Mapped[str] = mapped_column(String(200))
+    document_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    generation: Mapped[str] = mapped_column(String(32), default="")
+    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

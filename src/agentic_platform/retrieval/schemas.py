@@ -174,6 +174,10 @@ class IngestJob(BaseModel):
     succeeded: int
     failed: int
     errors: list[JobError]
+    attempts: int = Field(
+        description="Runs started so far: more than 1 when the job was resumed after an "
+        "interruption (a replica crashed or stopped)."
+    )
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None

@@ -23,6 +23,7 @@ from agentic_platform.errors import ConflictError, InvalidRequestError, NotFound
 from agentic_platform.retrieval.backends import KnowledgeBaseBackends
 from agentic_platform.retrieval.chunking import ChunkingSettings
 from agentic_platform.retrieval.embedding import EmbedderClients
+from agentic_platform.retrieval.intents import WriteIntents
 from agentic_platform.retrieval.models import DocumentRow, IngestJobRow, KnowledgeBaseRow
 from agentic_platform.retrieval.schemas import (
     BUILTIN_FIELDS,
@@ -38,6 +39,7 @@ from agentic_platform.state import PlatformState
 
 PROBE_TEXT = "dimension probe"
 FIND_CACHE_SECONDS = 1.0
+MAX_SEARCH_ROUNDS = 3
 
 
 def to_knowledge_base(row: KnowledgeBaseRow) -> KnowledgeBase:
@@ -67,11 +69,13 @@ class KnowledgeBases:
         settings: RetrievalSettings,
         backends: KnowledgeBaseBackends,
         embedders: EmbedderClients,
+        intents: WriteIntents,
     ) -> None:
         self._sessions = state.sessions
         self._settings = settings
         self._backends = backends
         self._embedders = embedders
+        self._intents = intents
         self._found: dict[tuple[str, str], tuple[float, list[KnowledgeBaseRow]]] = {}
 
     async def create(self, principal: Principal, body: KnowledgeBaseCreate) -> KnowledgeBase:
@@ -152,14 +156,17 @@ class KnowledgeBases:
         return [to_knowledge_base(row) for row in rows]
 
     async def delete(self, row: KnowledgeBaseRow) -> None:
+        """Rows first, with an intent to drop the collection, in one transaction; then the
+        backend's data. A crash in between leaves the drop to the next sweep."""
         self.forget()
-        if row.backend != "bedrock":
-            await self._backends.get(row.backend).drop(row.collection)
         async with self._sessions.begin() as session:
+            if row.backend != "bedrock":
+                self._intents.obsolete_collection(session, row)
             await session.execute(delete(IngestJobRow).where(IngestJobRow.kb_id == row.id))
             await session.execute(delete(DocumentRow).where(DocumentRow.kb_id == row.id))
             await session.execute(delete(KnowledgeBaseRow).where(KnowledgeBaseRow.id == row.id))
         self.forget()
+        await self._intents.tidy(row.id)
 
 
 class Searcher:
@@ -167,10 +174,12 @@ class Searcher:
 
     def __init__(
         self,
+        state: PlatformState,
         settings: RetrievalSettings,
         backends: KnowledgeBaseBackends,
         embedders: EmbedderClients,
     ) -> None:
+        self._sessions = state.sessions
         self._settings = settings
         self._backends = backends
         self._embedders = embedders
@@ -226,25 +235,55 @@ class Searcher:
     async def _search_one(
         self, row: KnowledgeBaseRow, request: RetrieveRequest, vector: list[float] | None
     ) -> list[RetrievedChunk]:
+        """The best committed chunks: hits whose generation is not their document's
+        committed one (a write in flight or interrupted, leftovers) are dropped, and the
+        backend asked for more while some were."""
         backend: SearchBackend = self._backends.get(row.backend)
-        query = SearchQuery(
-            text=request.query,
-            vector=vector,
-            mode=request.search_type,
-            top_k=request.top_k,
-            filter=request.filter,
-            min_score=request.min_score,
-        )
-        hits = await backend.search(row.collection, query)
-        return [_chunk(row, hit) for hit in hits]
+        top_k = request.top_k
+        for _ in range(MAX_SEARCH_ROUNDS):
+            query = SearchQuery(
+                text=request.query,
+                vector=vector,
+                mode=request.search_type,
+                top_k=top_k,
+                filter=request.filter,
+                min_score=request.min_score,
+            )
+            hits = await backend.search(row.collection, query)
+            if row.backend == "bedrock":  # Bedrock's own documents: no rows here
+                return [_chunk(row, hit) for hit in hits]
+            committed = await self._committed(row, hits)
+            if len(committed) == len(hits) or len(hits) < top_k:
+                break
+            top_k *= 2
+        return [_chunk(row, hit) for hit in committed[: request.top_k]]
+
+    async def _committed(self, row: KnowledgeBaseRow, hits: list[SearchHit]) -> list[SearchHit]:
+        if not hits:
+            return hits
+        documents = {str(hit.metadata.get("document_id")) for hit in hits}
+        async with self._sessions() as session:
+            found = await session.execute(
+                select(DocumentRow.id, DocumentRow.generation).where(
+                    DocumentRow.kb_id == row.id, DocumentRow.id.in_(documents)
+                )
+            )
+            generations = {document_id: generation for document_id, generation in found}
+        return [
+            hit
+            for hit in hits
+            if generations.get(str(hit.metadata.get("document_id")))
+            == hit.payload.get("generation", "")
+        ]
 
 
 def _chunk(row: KnowledgeBaseRow, hit: SearchHit) -> RetrievedChunk:
     metadata = dict(hit.metadata)
     document_id = metadata.pop("document_id", None)
     payload = hit.payload
+    generation = payload.get("generation") or ""
     return RetrievedChunk(
-        id=hit.id,
+        id=hit.id.removesuffix(f"#{generation}") if generation else hit.id,
         score=hit.score,
         text=hit.text,
         document_id=document_id if isinstance(document_id, str) else None,
@@ -266,12 +305,20 @@ class RetrievalService:
         self.settings = settings
         self.backends = KnowledgeBaseBackends(state, settings)
         self.embedders = EmbedderClients(state, settings)
-        self.knowledge_bases = KnowledgeBases(state, settings, self.backends, self.embedders)
-        self.searcher = Searcher(settings, self.backends, self.embedders)
-        self.documents = Documents(
-            state, settings, self.backends, self.embedders, self.knowledge_bases.forget
+        self.intents = WriteIntents(state.sessions, self.backends, settings.job_lease_seconds)
+        self.knowledge_bases = KnowledgeBases(
+            state, settings, self.backends, self.embedders, self.intents
         )
-        self.jobs = IngestJobs(state, settings, self.documents)
+        self.searcher = Searcher(state, settings, self.backends, self.embedders)
+        self.documents = Documents(
+            state,
+            settings,
+            self.backends,
+            self.embedders,
+            self.intents,
+            self.knowledge_bases.forget,
+        )
+        self.jobs = IngestJobs(state, settings, self.documents, self.intents)
 
     async def aclose(self) -> None:
         await self.jobs.aclose()

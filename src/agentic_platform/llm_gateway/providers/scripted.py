@@ -9,7 +9,7 @@ Behaviour is chosen by the deployment's ``options``:
 * ``function: "module:callable"`` hands the request to a Python function that returns a
   reply (text, a mapping as above, or a :class:`ResponseMessage`);
 * ``delay_seconds`` waits before answering (and between streamed chunks, the finish chunk
-  included).
+  included), and before each embeddings answer.
 
 Embeddings are deterministic unit vectors derived from the text (``dimensions``, default 64),
 so equal texts get equal vectors. Token counts are whitespace-separated words.
@@ -180,6 +180,8 @@ class ScriptedModel:
         )
 
     async def embed(self, texts: list[str]) -> EmbeddingResult:
+        if self._delay:
+            await asyncio.sleep(self._delay)
         return EmbeddingResult(
             vectors=[self._vector(text) for text in texts],
             prompt_tokens=sum(count_tokens(text) for text in texts),

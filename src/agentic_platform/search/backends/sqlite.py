@@ -130,7 +130,10 @@ class SqliteSearchBackend:
         async with self._lock(collection):
             index = await self._index(collection)
             async with self._engine.begin() as connection:
-                chosen = await _matching_ids(connection, collection, where)
+                if where is None and ids is not None:
+                    chosen = await _present_ids(connection, collection, ids)
+                else:
+                    chosen = await _matching_ids(connection, collection, where)
                 if ids is not None:
                     wanted = set(ids)
                     chosen = [record_id for record_id in chosen if record_id in wanted]
@@ -179,6 +182,22 @@ async def _matching_ids(
         {"collection": collection, **params},
     )
     return [row[0] for row in result]
+
+
+async def _present_ids(
+    connection: AsyncConnection, collection: str, ids: Sequence[str]
+) -> list[str]:
+    """Which of these ids the collection holds (without reading all of its ids)."""
+    present: list[str] = []
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        result = await connection.execute(
+            select(_TABLE.c.id).where(
+                _TABLE.c.collection == collection,
+                _TABLE.c.id.in_(ids[start : start + _IDS_PER_QUERY]),
+            )
+        )
+        present.extend(row[0] for row in result)
+    return present
 
 
 async def _delete_ids(connection: AsyncConnection, collection: str, ids: Sequence[str]) -> None:
