@@ -53,6 +53,8 @@ def test_environment_and_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         ("AGENTIC_PORT", "eighty", "AGENTIC_PORT"),
         ("AGENTIC_DATABASE_URL", "mysql://x", "database_url"),
         ("AGENTIC_GATEWAY__MAX_BODY_BYTES", "10", "AGENTIC_GATEWAY__MAX_BODY_BYTES"),
+        ("AGENTIC_RETRIEVAL__JOB_LEASE_SECONDS", "0.1", "AGENTIC_RETRIEVAL__JOB_LEASE_SECONDS"),
+        ("AGENTIC_RETRIEVAL__JOB_MAX_ATTEMPTS", "0", "AGENTIC_RETRIEVAL__JOB_MAX_ATTEMPTS"),
         ("AGENTIC_NO_SUCH_THING", "1", "AGENTIC_NO_SUCH_THING"),
     ],
 )

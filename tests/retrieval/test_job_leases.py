@@ -1,5 +1,6 @@
 """Replicas sharing one PostgreSQL: a starting replica leaves a live replica's ingestion job
-alone, and a job whose lease lapsed is taken over by exactly one replica and finished."""
+alone, a job whose lease lapsed is taken over by exactly one replica and finished, and a
+write stalled past its lease is refused rather than committed over a sweep."""
 
 from __future__ import annotations
 
@@ -8,16 +9,18 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
 from retrieval_harness import SERVICES, retrieval_settings
-from retrieval_process import slow_embedder, wait_for_job
+from retrieval_process import Tables, slow_embedder, wait_for_job
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from agentic_platform.app import create_app
 from agentic_platform.retrieval.service import RetrievalService
+from agentic_platform.search.backends.pgvector import table_name
 from agentic_platform.testing.catalog import scripted_models
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(120)]
@@ -134,3 +137,42 @@ async def test_a_live_job_stays_put_and_a_lapsed_one_is_taken_over_exactly_once(
             f"{API}/knowledge-bases/notes/documents", params={"limit": 1000}
         )
         assert len(listed.json()["data"]) == DOCUMENTS
+
+
+async def test_a_write_stalled_past_its_lease_is_refused_and_leaves_nothing_searchable(
+    replicas: ReplicaFactory, database_url: str, request: pytest.FixtureRequest
+) -> None:
+    pgvector_url = request.getfixturevalue("pgvector_url")
+    async with replicas("only", 1.0, 0.0) as replica:
+        kb = (await replica.http.post(f"{API}/knowledge-bases", json={"name": "notes"})).json()
+        first = [{"id": "early", "text": "An early note."}]
+        await replica.http.post(f"{API}/knowledge-bases/notes/documents", json={"documents": first})
+        tables = Tables(database_url, pgvector_url, kb["id"])
+
+        holder = await asyncpg.connect(pgvector_url)
+        try:  # the chunk table takes no writes for a while: the write stalls past its lease
+            await holder.execute("BEGIN")
+            await holder.execute(f'LOCK TABLE "{table_name(kb["id"])}" IN SHARE MODE')
+            late = [{"id": "late", "text": "A late note."}]
+            writing = asyncio.ensure_future(
+                replica.http.post(
+                    f"{API}/knowledge-bases/notes/documents", json={"documents": late}
+                )
+            )
+            await asyncio.sleep(2.5)
+            await holder.execute("ROLLBACK")
+        finally:
+            await holder.close()
+        refused = await writing
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["error"]["code"] == "write_expired"
+        assert "retrieval.job_lease_seconds" in refused.json()["error"]["message"]
+        document = await replica.http.get(f"{API}/knowledge-bases/notes/documents/late")
+        assert document.status_code == 404
+        found = await replica.http.post(
+            f"{API}/knowledge-bases/notes/retrieve",
+            json={"query": "note", "search_type": "lexical", "top_k": 10},
+        )
+        assert [chunk["document_id"] for chunk in found.json()["data"]] == ["early"]
+        assert await tables.settled()  # the stalled write's chunks are removed after all
+        assert len(await tables.chunk_ids()) == 1

@@ -175,10 +175,9 @@ class Documents:
         backend = self._backends.get(kb.backend)
         documents = [document for document, _ in ready]
         generation = new_generation()
+        chunk_sets = [ChunkSet(d.id, generation, len(d.chunks)) for d in documents]
         async with self._locks.setdefault(kb.id, asyncio.Lock()):
-            intent_ids = await self._intents.begin(
-                kb, [ChunkSet(d.id, generation, len(d.chunks)) for d in documents]
-            )
+            intent_ids = await self._intents.begin(kb, chunk_sets)
             try:
                 records = [r for d, vectors in ready for r in d.records(vectors, generation)]
                 await backend.upsert(kb.collection, records)
@@ -187,7 +186,7 @@ class Documents:
                 # Mark the chunks for removal now; if even that fails, the intents expire
                 # and a later sweep claims them.
                 with contextlib.suppress(Exception):
-                    await asyncio.shield(self._intents.abandon(intent_ids))
+                    await asyncio.shield(self._intents.abandon(kb, chunk_sets, intent_ids))
                 raise
             await self._intents.tidy(kb.id)
         return [

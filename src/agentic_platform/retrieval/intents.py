@@ -32,7 +32,7 @@ from agentic_platform.auth.keys import new_id
 from agentic_platform.db.base import utcnow
 from agentic_platform.errors import ConflictError
 from agentic_platform.retrieval.backends import KnowledgeBaseBackends
-from agentic_platform.retrieval.models import KnowledgeBaseRow, WriteIntentRow
+from agentic_platform.retrieval.models import DocumentRow, KnowledgeBaseRow, WriteIntentRow
 
 logger = logging.getLogger("agentic_platform.retrieval")
 
@@ -104,13 +104,28 @@ class WriteIntents:
         """Within the transaction that deletes a knowledge base: drop its collection later."""
         session.add(self._row(kb, None, OBSOLETE))
 
-    async def abandon(self, intent_ids: Sequence[str]) -> None:
-        """A write that failed before committing: its chunks are to be removed."""
+    async def abandon(
+        self, kb: KnowledgeBaseRow, chunk_sets: Sequence[ChunkSet], intent_ids: Sequence[str]
+    ) -> None:
+        """A write that failed: its chunks are to be removed, unless a document row names
+        them after all. New obsolete intents, not the old ones: a sweep may have claimed and
+        settled those while the write was still putting chunks in the backend."""
         async with self._sessions.begin() as session:
-            await session.execute(
-                update(WriteIntentRow)
-                .where(WriteIntentRow.id.in_(intent_ids), WriteIntentRow.state == WRITING)
-                .values(state=OBSOLETE)
+            committed = dict(
+                (
+                    await session.execute(
+                        select(DocumentRow.id, DocumentRow.generation).where(
+                            DocumentRow.kb_id == kb.id,
+                            DocumentRow.id.in_([chunks.document_id for chunks in chunk_sets]),
+                        )
+                    )
+                ).all()
+            )
+            await session.execute(delete(WriteIntentRow).where(WriteIntentRow.id.in_(intent_ids)))
+            self.obsolete(
+                session,
+                kb,
+                [c for c in chunk_sets if committed.get(c.document_id) != c.generation],
             )
 
     def _row(self, kb: KnowledgeBaseRow, chunks: ChunkSet | None, state: str) -> WriteIntentRow:

@@ -175,8 +175,8 @@ class IngestJob(BaseModel):
     failed: int
     errors: list[JobError]
     attempts: int = Field(
-        description="Runs started so far: more than 1 when the job was resumed after an "
-        "interruption (a replica crashed or stopped)."
+        description="Runs of the job so far: more than 1 when a crash interrupted it and it "
+        "was resumed (a run a clean stop handed over to another replica does not count)."
     )
     created_at: datetime
     updated_at: datetime

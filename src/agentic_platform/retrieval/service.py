@@ -116,7 +116,7 @@ class KnowledgeBases:
     async def find(self, principal: Principal, reference: str) -> KnowledgeBaseRow:
         """A knowledge base by id or (within the caller's team) by name; 404 if the caller
         may not see it. Rows are cached for ``FIND_CACHE_SECONDS`` (a search then costs no
-        database query); this process's own writes refresh them at once."""
+        query for them); this process's own writes refresh them at once."""
         key = (reference, principal.team_id)
         cached = self._found.get(key)
         if cached is not None and cached[0] > time.monotonic():
