@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import helm_python as helm
+import jsonschema
 import pytest
+
+
+def draft_07(charts: Any, chart: str) -> jsonschema.Draft7Validator:
+    schema = json.loads((charts.paths[chart] / "values.schema.json").read_text())
+    return jsonschema.Draft7Validator(schema)
+
 
 BAD_PLATFORM_VALUES = [
     ({"image": {"tag": "latest"}}, "/image/tag"),
@@ -37,9 +45,11 @@ BAD_PLATFORM_VALUES = [
 
 @pytest.mark.parametrize(("values", "message"), BAD_PLATFORM_VALUES)
 def test_the_platform_schema_refuses(charts: Any, values: dict[str, Any], message: str) -> None:
+    chart = charts.load("agentic-platform")
     with pytest.raises(helm.HelmValuesError) as refused:
-        charts.load("agentic-platform").validate_schema(values)
+        chart.validate_schema(values)
     assert message in str(refused.value)
+    assert not draft_07(charts, "agentic-platform").is_valid(chart.merge_values(values))
 
 
 @pytest.mark.parametrize(("values", "message"), BAD_PLATFORM_VALUES[:3])
@@ -70,6 +80,22 @@ BAD_AGENT_VALUES = [
 
 @pytest.mark.parametrize(("values", "message"), BAD_AGENT_VALUES)
 def test_the_agent_schema_refuses(charts: Any, values: dict[str, Any], message: str) -> None:
+    chart = charts.load("agent")
     with pytest.raises(helm.HelmValuesError) as refused:
-        charts.load("agent").validate_schema(values)
+        chart.validate_schema(values)
     assert message in str(refused.value)
+    assert not draft_07(charts, "agent").is_valid(chart.merge_values(values))
+
+
+def test_the_schemas_are_draft_07_that_other_validators_read(
+    charts: Any, case: tuple[str, str]
+) -> None:
+    """Draft 7, so Helm 3's validator reads them as Helm 4's does; the merged values of every
+    example pass a second implementation too."""
+    chart, name = case
+    validator = draft_07(charts, chart)
+    schema = validator.schema
+    assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
+    jsonschema.Draft7Validator.check_schema(schema)
+    merged = charts.load(chart).merge_values(charts.example_values(chart, name))
+    validator.validate(merged)
