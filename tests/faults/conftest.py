@@ -54,3 +54,9 @@ def refused_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "faults: a fault test (a backend stopped, killed or misbehaving under load)"
+    )
