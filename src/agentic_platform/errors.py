@@ -170,3 +170,13 @@ class ServiceUnavailableError(PlatformError):
     status_code = 503
     error_type = "server_error"
     default_code = "service_unavailable"
+
+
+class DatabaseUnavailableError(ServiceUnavailableError):
+    """The platform database (or the pgvector index) cannot be reached: down, restarting or
+    out of connections. Nothing was done, so the caller may simply retry."""
+
+    default_code = "database_unavailable"
+
+    def __init__(self, message: str = "The database is unavailable, retry later.") -> None:
+        super().__init__(message, headers={"Retry-After": "1"})
