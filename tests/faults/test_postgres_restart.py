@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,17 +31,30 @@ SLOW_SECONDS = 1.0
 UNAVAILABLE = "the database is unavailable"
 
 
-@pytest.fixture
-def postgres() -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres()
+@pytest.fixture(scope="module")
+def server() -> Iterator[PrivatePostgres]:
+    started = PrivatePostgres()
     try:
-        yield server
+        yield started
     finally:
-        server.start()  # a stopped server cannot be cleaned up
-        server.cleanup()
+        started.start()  # a stopped server cannot be cleaned up
+        started.cleanup()
 
 
-def _settings(data: Path, admin_key: str, postgres: PrivatePostgres) -> Settings:
+@pytest.fixture
+async def database(server: PrivatePostgres) -> str:
+    """A new database on the private server, for one test."""
+    server.start()  # whatever the test before left
+    name = f"platform_{uuid.uuid4().hex[:8]}"
+    connection = await asyncpg.connect(server.dsn())
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return name
+
+
+def _settings(data: Path, admin_key: str, url: str) -> Settings:
     slow = ModelEntry(
         alias="slow",
         capabilities={"chat", "streaming"},
@@ -50,18 +64,18 @@ def _settings(data: Path, admin_key: str, postgres: PrivatePostgres) -> Settings
     )
     return Settings(
         data_dir=data,
-        database_url=postgres.url(),
+        database_url=url,
         models=[*scripted_models(), slow],
         auth={"bootstrap_admin_key": SecretStr(admin_key)},  # type: ignore[arg-type]
         log_requests=False,
         services=["llm-gateway", "retrieval", "memory"],
         governance={"ledger_flush_seconds": 0.1, "change_poll_seconds": 0.2},  # type: ignore[arg-type]
-        retrieval={"default_embedding_model": "test-embed", "pgvector_url": postgres.url()},  # type: ignore[arg-type]
+        retrieval={"default_embedding_model": "test-embed", "pgvector_url": url},  # type: ignore[arg-type]
         memory={  # type: ignore[arg-type]
             "embedding_model": "test-embed",
             "extraction_model": None,
             "search_backend": "pgvector",
-            "pgvector_url": postgres.url(),
+            "pgvector_url": url,
             "worker_poll_seconds": 0.2,
         },
     )
@@ -164,8 +178,8 @@ async def _until_served(member: Member, within: float = 15.0) -> float:
         await asyncio.sleep(0.1)
 
 
-async def _usage_request_ids(postgres: PrivatePostgres) -> set[str]:
-    connection = await asyncpg.connect(postgres.dsn())
+async def _usage_request_ids(server: PrivatePostgres, database: str) -> set[str]:
+    connection = await asyncpg.connect(server.dsn(database))
     try:
         rows = await connection.fetch("SELECT request_id FROM usage_records")
     finally:
@@ -175,17 +189,19 @@ async def _usage_request_ids(postgres: PrivatePostgres) -> set[str]:
 
 @pytest.mark.parametrize("shutdown", ["fast", "immediate"], ids=["restart", "crash"])
 async def test_postgres_restarted_under_load(
-    postgres: PrivatePostgres, tmp_path: Path, admin_key: str, shutdown: str
+    server: PrivatePostgres, database: str, tmp_path: Path, admin_key: str, shutdown: str
 ) -> None:
     chats: list[httpx.Response] = []
-    with serve_in_thread(create_app(_settings(tmp_path / "data", admin_key, postgres))) as url:
+    with serve_in_thread(
+        create_app(_settings(tmp_path / "data", admin_key, server.url(database)))
+    ) as url:
         member = await _member(url, admin_key)
         try:
             assert _served(await asyncio.gather(*member.mixed(2)))
 
             in_flight = asyncio.gather(*(member.chat("slow") for _ in range(20)), *member.mixed(6))
             await asyncio.sleep(SLOW_SECONDS / 2)
-            postgres.stop(shutdown)  # mid-load: chats wait on the model, the rest on the database
+            server.stop(shutdown)  # mid-load: chats wait on the model, the rest on the database
             during = await asyncio.gather(
                 *member.mixed(10), *(member.chat(fresh=True) for _ in range(5))
             )
@@ -202,13 +218,13 @@ async def test_postgres_restarted_under_load(
             for answer in during[50:]:  # a key never seen needs the database
                 _assert_unavailable(answer)
 
-            postgres.start()
+            server.start()
             after = await asyncio.gather(*member.mixed(10))
             assert _served(after)
             chats = [*mid[:20], *mid[24::5], *by_route[4], *after[4::5]]
         finally:
             await member.aclose()
-    recorded = await _usage_request_ids(postgres)
+    recorded = await _usage_request_ids(server, database)
     answered = {a.headers["x-request-id"] for a in chats if a.status_code == 200}
     assert len(answered) >= 40
     assert answered <= recorded

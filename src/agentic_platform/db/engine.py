@@ -10,7 +10,6 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from agentic_platform.data_dir import make_private, make_private_file
-from agentic_platform.db.outage import is_outage
 from agentic_platform.errors import ConfigurationError, DatabaseUnavailableError
 
 _SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
@@ -52,18 +51,19 @@ def create_engine(url: str) -> AsyncEngine:
 def _connect_or_unavailable(
     dialect: Dialect, _record: object, cargs: tuple[Any, ...], cparams: dict[str, Any]
 ) -> Any:
-    """Open a connection; a server that cannot be reached raises
-    :class:`DatabaseUnavailableError` (503, retry later) instead of a bare socket error.
+    """Open a connection, or raise :class:`DatabaseUnavailableError` (503, retry later).
 
-    The pool pre-pings every connection it hands out, so connections broken by a database
-    restart are replaced here, on the next checkout, and the engine recovers by itself.
+    Whatever stops a connection from opening (refused, no socket, the server starting up or
+    shutting down, out of connection slots, the database closed to connections) leaves the
+    request undone and nothing the caller sent at fault; the engine was already proven
+    against this database at start-up. The pool pre-pings every connection it hands out, so
+    connections broken by a database restart are replaced here, on the next checkout, and the
+    engine recovers by itself.
     """
     try:
         return dialect.connect(*cargs, **cparams)
     except Exception as error:
-        if is_outage(error):
-            raise DatabaseUnavailableError() from error
-        raise
+        raise DatabaseUnavailableError() from error
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 import orjson
 
 from agentic_platform.db.outage import is_outage
-from agentic_platform.errors import ConfigurationError, DatabaseUnavailableError
+from agentic_platform.errors import ConfigurationError, DatabaseUnavailableError, PlatformError
 from agentic_platform.search.backends.base import IndexRecord, SearchHit, SearchQuery, Vector
 from agentic_platform.search.filters import Filter, to_postgres
 from agentic_platform.search.fusion import FusionParameters, fuse
@@ -123,14 +123,18 @@ class PgVectorSearchBackend:
     async def _connection(self) -> AsyncIterator[Any]:
         """A pooled connection; an unreachable server, or a connection lost on the way, raises
         :class:`DatabaseUnavailableError`. The pool replaces closed connections on acquire,
-        so the backend works again once the server is back."""
+        so the backend works again once the server is back.
+
+        Any failure to hand out a connection counts as unavailability (as the engine's
+        connect does): a server shutting down can break a connection while it is being set
+        up in ways no error class names (asyncpg's "another operation is in progress")."""
         try:
             pool = await self._connection_pool()
             connection = await pool.acquire()
-        except Exception as error:
-            if is_outage(error):
-                raise DatabaseUnavailableError() from error
+        except PlatformError:
             raise
+        except Exception as error:
+            raise DatabaseUnavailableError() from error
         try:
             yield connection
         except Exception as error:
