@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -23,7 +22,8 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(60)]
 
 LOAD = 50
 SLOTS = 20  # the plan's concurrency limit: a wave of LOAD slow calls fills it
-SLOW_SECONDS = 1.0
+# Long enough for a whole wave to be admitted while the one before is still in flight.
+SLOW_SECONDS = 1.5
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ class Load:
             base_url=f"{served.url}/llm/v1",
             headers={"Authorization": f"Bearer {key}"},
             timeout=10,  # an answer that takes longer is a hung request: the test fails
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
         )
         self.answers: list[httpx.Response] = []
         self._wave_start = 0
@@ -132,7 +132,7 @@ def _assert_during_outage(policy: str, answers: list[httpx.Response]) -> None:
 
 @pytest.mark.parametrize("policy", ["fail_closed", "fail_open", "local"])
 async def test_redis_stopped_and_restarted_under_load(
-    settings: Settings, redis: RedisServer, tmp_path: Path, policy: str, admin_key: str
+    settings: Settings, redis: RedisServer, policy: str, admin_key: str
 ) -> None:
     settings.models = [*settings.models, _slow_model()]
     settings.limits.url = redis.url
