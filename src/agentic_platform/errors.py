@@ -170,3 +170,14 @@ class ServiceUnavailableError(PlatformError):
     status_code = 503
     error_type = "server_error"
     default_code = "service_unavailable"
+
+
+class DatabaseUnavailableError(ServiceUnavailableError):
+    """The platform database (or the pgvector index) cannot be reached: down, restarting or
+    out of connections. The caller may retry; a write cut off mid-query may or may not have
+    landed."""
+
+    default_code = "database_unavailable"
+
+    def __init__(self, message: str = "The database is unavailable, retry later.") -> None:
+        super().__init__(message, headers={"Retry-After": "1"})

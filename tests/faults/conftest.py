@@ -28,3 +28,12 @@ def blackhole_url() -> Iterator[str]:
         finally:
             for filler in fillers:
                 filler.close()
+
+
+@pytest.fixture
+def refused_url() -> str:
+    """A base URL on a port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"

@@ -27,6 +27,8 @@ PRIMARY = "/primary/v1/chat/completions"
 BACKUP = "/backup/v1/chat/completions"
 TIMEOUT = 0.4
 
+pytestmark = pytest.mark.faults
+
 Step = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

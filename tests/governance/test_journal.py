@@ -95,8 +95,11 @@ async def test_answers_given_while_postgres_is_down_survive_a_kill_9(
     finally:
         await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
         await admin.close()
-    # Some requests may need the database on their way in (a 500, no answer, and no row when
-    # it fails before admission); every one that was answered must be billed.
+    # A request that needs the database on its way in (a lookup behind a cache) is refused
+    # with a 503 before admission, and has no row; every one that was answered must be billed.
+    refused = [a for a in answers if a.status_code != 200]
+    assert all(a.status_code == 503 for a in refused), {a.status_code for a in refused}
+    assert all(a.json()["error"]["code"] == "database_unavailable" for a in refused)
     answered = {a.headers["x-request-id"] for a in answers if a.status_code == 200}
     assert await count_usage_rows(database_url) == 0
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from agentic_platform.data_dir import make_private, make_private_file
-from agentic_platform.errors import ConfigurationError
+from agentic_platform.errors import ConfigurationError, DatabaseUnavailableError
 
 _SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 
@@ -41,8 +42,28 @@ def create_engine(url: str) -> AsyncEngine:
             raise ConfigurationError(
                 "PostgreSQL needs the 'postgres' extra: pip install 'agentic-platform[postgres]'"
             ) from exc
-        return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        event.listen(engine.sync_engine, "do_connect", _connect_or_unavailable)
+        return engine
     raise ConfigurationError(f"unsupported database URL scheme '{parsed.drivername}'")
+
+
+def _connect_or_unavailable(
+    dialect: Dialect, _record: object, cargs: tuple[Any, ...], cparams: dict[str, Any]
+) -> Any:
+    """Open a connection, or raise :class:`DatabaseUnavailableError` (503, retry later).
+
+    Whatever stops a connection from opening (refused, no socket, the server starting up or
+    shutting down, out of connection slots, the database closed to connections) leaves the
+    request undone and nothing the caller sent at fault; the engine was already proven
+    against this database at start-up. The pool pre-pings every connection it hands out, so
+    connections broken by a database restart are replaced here, on the next checkout, and the
+    engine recovers by itself.
+    """
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except Exception as error:
+        raise DatabaseUnavailableError() from error
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

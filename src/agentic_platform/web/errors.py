@@ -9,10 +9,12 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from agentic_platform.errors import InvalidRequestError, PlatformError
+from agentic_platform.db.outage import is_outage
+from agentic_platform.errors import DatabaseUnavailableError, InvalidRequestError, PlatformError
 
 logger = logging.getLogger("agentic_platform.http")
 
@@ -81,8 +83,17 @@ async def _unexpected(_request: Request, exc: Exception) -> Response:
     return error_response(unexpected_error())
 
 
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """A connection lost mid-query is an outage (503, retry later); any other database error
+    is a bug and answers like one."""
+    if is_outage(exc):
+        return await _platform_error(request, DatabaseUnavailableError())
+    return await _unexpected(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PlatformError, _platform_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(Exception, _unexpected)

@@ -15,17 +15,22 @@ backend runs ``CREATE EXTENSION IF NOT EXISTS vector``, which needs the right to
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import numpy as np
 import orjson
 
-from agentic_platform.errors import ConfigurationError
+from agentic_platform.db.outage import is_outage
+from agentic_platform.errors import ConfigurationError, DatabaseUnavailableError, PlatformError
 from agentic_platform.search.backends.base import IndexRecord, SearchHit, SearchQuery, Vector
 from agentic_platform.search.filters import Filter, to_postgres
 from agentic_platform.search.fusion import FusionParameters, fuse
+
+logger = logging.getLogger("agentic_platform.search")
 
 _SAFE_NAME = re.compile(r"^[a-z0-9_]{1,40}$")
 
@@ -56,6 +61,16 @@ async def _register_codecs(connection: Any) -> None:
         decoder=orjson.loads,
         format="text",
     )
+
+
+async def _release(pool: Any, connection: Any) -> None:
+    """Give ``connection`` back. A connection the server dropped can fail its reset here
+    after the work on it has completed: the pool has closed it then and opens a new one on
+    the next acquire, and the finished work stands."""
+    try:
+        await pool.release(connection)
+    except Exception as error:
+        logger.info("dropped a broken database connection", extra={"error": type(error).__name__})
 
 
 def _dsn(url: str) -> str:
@@ -104,6 +119,31 @@ class PgVectorSearchBackend:
             )
         return self._pool
 
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        """A pooled connection; an unreachable server, or a connection lost on the way, raises
+        :class:`DatabaseUnavailableError`. The pool replaces closed connections on acquire,
+        so the backend works again once the server is back.
+
+        Any failure to hand out a connection counts as unavailability (as the engine's
+        connect does): a server shutting down can break a connection while it is being set
+        up in ways no error class names (asyncpg's "another operation is in progress")."""
+        try:
+            pool = await self._connection_pool()
+            connection = await pool.acquire()
+        except PlatformError:
+            raise
+        except Exception as error:
+            raise DatabaseUnavailableError() from error
+        try:
+            yield connection
+        except Exception as error:
+            if is_outage(error):
+                raise DatabaseUnavailableError() from error
+            raise
+        finally:
+            await _release(pool, connection)
+
     async def _exists(self, connection: Any, table: str) -> bool:
         if table in self._tables:
             return True
@@ -145,8 +185,7 @@ class PgVectorSearchBackend:
         if not records:
             return
         table = table_name(collection)
-        pool = await self._connection_pool()
-        async with pool.acquire() as connection:
+        async with self._connection() as connection:
             if not await self._exists(connection, table):
                 await self._create(connection, table, len(records[0].vector))
             await connection.executemany(
@@ -162,8 +201,7 @@ class PgVectorSearchBackend:
         self, collection: str, *, ids: Sequence[str] | None = None, where: Filter | None = None
     ) -> int:
         table = table_name(collection)
-        pool = await self._connection_pool()
-        async with pool.acquire() as connection:
+        async with self._connection() as connection:
             if not await self._exists(connection, table):
                 return 0
             conditions, params = ["TRUE"], []
@@ -182,8 +220,7 @@ class PgVectorSearchBackend:
 
     async def search(self, collection: str, query: SearchQuery) -> list[SearchHit]:
         table = table_name(collection)
-        pool = await self._connection_pool()
-        async with pool.acquire() as connection:
+        async with self._connection() as connection:
             if not await self._exists(connection, table):
                 return []
             async with connection.transaction():
@@ -281,8 +318,7 @@ class PgVectorSearchBackend:
 
     async def drop(self, collection: str) -> None:
         table = table_name(collection)
-        pool = await self._connection_pool()
-        async with pool.acquire() as connection:
+        async with self._connection() as connection:
             await connection.execute(f"DROP TABLE IF EXISTS {table}")
         self._tables.discard(table)
 
