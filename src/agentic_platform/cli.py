@@ -87,12 +87,24 @@ def serve(
     service: Annotated[str, typer.Argument(help=f"One of: {', '.join(ALL_SERVICES)}.")],
     host: Host = None,
     port: Port = None,
+    only: Annotated[
+        str | None,
+        typer.Option(
+            help="With 'agents': serve just this agent or workflow [AGENTIC_AGENTS__ONLY]."
+        ),
+    ] = None,
 ) -> None:
     """Run one service, as one Kubernetes Deployment does."""
     if service not in ALL_SERVICES:
         typer.echo(f"error: unknown service '{service}'; choose one of {ALL_SERVICES}", err=True)
         raise typer.Exit(2)
-    _run_server(_settings(host=host, port=port), [service])
+    if only is not None and service != "agents":
+        typer.echo("error: --only applies to the agents service", err=True)
+        raise typer.Exit(2)
+    settings = _settings(host=host, port=port)
+    if only is not None:
+        settings.agents.only = only
+    _run_server(settings, [service])
 
 
 @config_app.command("show")
