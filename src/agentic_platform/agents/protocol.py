@@ -95,3 +95,11 @@ class AgentModelMissing(PlatformError):
     status_code = 503
     error_type = "server_error"
     default_code = "agent_model_unavailable"
+
+
+class RunCancelled(PlatformError):
+    """The run was stopped from outside: its caller went away (or the server stopped)."""
+
+    status_code = 499
+    error_type = "invalid_request_error"
+    default_code = "cancelled"

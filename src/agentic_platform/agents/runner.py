@@ -25,9 +25,16 @@ from typing import TYPE_CHECKING
 from agentic_platform.agents.context import GatewayConnection, RunContext
 from agentic_platform.agents.conversation import append_turns, open_conversation, recall
 from agentic_platform.agents.events import RunError, RunFinished, RunStarted
-from agentic_platform.agents.protocol import Agent, AgentFailed, AgentModelMissing, RunTimedOut
+from agentic_platform.agents.protocol import (
+    Agent,
+    AgentFailed,
+    AgentModelMissing,
+    RunCancelled,
+    RunTimedOut,
+)
 from agentic_platform.agents.registry import AgentRegistry
 from agentic_platform.agents.schemas import InvokeRequest, RunResult, RunStatus
+from agentic_platform.agents.store import RunStore
 from agentic_platform.agents.tools.builtin import ToolSources, builtin_tools
 from agentic_platform.agents.tools.toolbox import ToolBox
 from agentic_platform.auth.principal import Principal
@@ -67,8 +74,9 @@ class PreparedRun:
 
 
 class AgentRunner:
-    def __init__(self, state: PlatformState, registry: AgentRegistry) -> None:
+    def __init__(self, state: PlatformState, registry: AgentRegistry, store: RunStore) -> None:
         self._state = state
+        self._store = store
         self._settings = state.settings.agents
         self._catalog = ModelCatalog(state.settings.models)
         self.registry = registry
@@ -187,16 +195,21 @@ class AgentRunner:
     async def execute(self, run: PreparedRun) -> RunResult:
         """Run the agent to its end; a failure is sent as an ``error`` event and raised."""
         ctx = run.ctx
+        try:
+            await self._store.started(ctx, run.started_at)
+        except BaseException:
+            await run.stack.aclose()
+            raise
         ctx.emit(RunStarted(run_id=ctx.run_id, agent=ctx.agent, session_id=ctx.session_id))
         try:
             async with run.stack:
                 output = await self._run_agent(run)
                 await append_turns(ctx.memory, ctx.session_id, ctx.text, output, ctx.agent)
         except asyncio.CancelledError:
-            self._log(run, "cancelled")
+            await self._finish(run, "cancelled", RunCancelled("The run was cancelled."))
             raise
         except PlatformError as error:
-            self._log(run, "failed", error.code)
+            await self._finish(run, "failed", error)
             ctx.emit(
                 RunError(
                     run_id=ctx.run_id,
@@ -207,7 +220,7 @@ class AgentRunner:
             )
             raise
         result = self._result(run, "succeeded", output)
-        self._log(run, "succeeded")
+        await self._finish(run, "succeeded", None)
         ctx.emit(
             RunFinished(
                 run_id=ctx.run_id,
@@ -259,16 +272,22 @@ class AgentRunner:
             duration_ms=round((time.perf_counter() - run.started) * 1000, 3),
         )
 
-    def _log(self, run: PreparedRun, status: str, code: str | None = None) -> None:
+    async def _finish(
+        self, run: PreparedRun, status: RunStatus, error: PlatformError | None
+    ) -> None:
+        """Record how the run ended; shielded, so a cancelled run is still recorded. A record
+        that cannot be written is logged: the answer stands, and the gateway has metered it."""
+        ctx = run.ctx
+        duration = round((time.perf_counter() - run.started) * 1000, 3)
+        code = error.code if error else None
         logger.info(
             "agent run",
-            extra={
-                "agent": run.ctx.agent,
-                "run_id": run.ctx.run_id,
-                "status": status,
-                "code": code,
-            },
+            extra={"agent": ctx.agent, "run": ctx.run_id, "status": status, "code": code},
         )
+        try:
+            await asyncio.shield(self._store.finished(ctx, status, error, duration))
+        except Exception as failure:
+            logger.error("run record not written", exc_info=failure, extra={"run": ctx.run_id})
 
 
 def _content(request: InvokeRequest) -> object:

@@ -97,3 +97,43 @@ class RunResult(BaseModel):
     cost_usd: float
     started_at: datetime
     duration_ms: float
+
+
+class RunStepOut(StepRecord):
+    detail: dict[str, Any] = Field(
+        default_factory=dict,
+        description="A tool step's call_id, arguments, result and is_error (texts cut to "
+        "4,000 characters).",
+    )
+
+
+class RunRecordOut(BaseModel):
+    """A run as recorded: who ran which agent, how it ended and what it used."""
+
+    id: str
+    agent: str
+    user_id: str
+    team_id: str
+    acting_via: str | None = Field(description="The service that called for the user, if any.")
+    session_id: str | None
+    status: RunStatus
+    error_code: str | None
+    error: str | None = Field(description="Why the run failed or was cancelled.")
+    model: str
+    usage: Usage
+    cost_usd: float
+    model_calls: int
+    tool_calls: int
+    metadata: dict[str, Any]
+    started_at: datetime
+    finished_at: datetime | None
+    duration_ms: float | None
+
+
+class RunDetail(RunRecordOut):
+    steps: list[RunStepOut]
+
+
+class RunList(BaseModel):
+    data: list[RunRecordOut] = Field(description="Newest first.")
+    has_more: bool

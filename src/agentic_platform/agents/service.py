@@ -12,6 +12,7 @@ from agentic_platform.agents.events import Event, RunError, sse_frame
 from agentic_platform.agents.registry import AgentRegistry, load_registry
 from agentic_platform.agents.runner import AgentRunner, PreparedRun
 from agentic_platform.agents.schemas import AgentCard, AgentList
+from agentic_platform.agents.store import RunStore
 from agentic_platform.clients.internal import service_target
 from agentic_platform.errors import PlatformError
 from agentic_platform.state import PlatformState
@@ -22,7 +23,8 @@ logger = logging.getLogger("agentic_platform.agents")
 class AgentService:
     def __init__(self, state: PlatformState, registry: AgentRegistry) -> None:
         self.registry = registry
-        self.runner = AgentRunner(state, registry)
+        self.runs = RunStore(state.sessions)
+        self.runner = AgentRunner(state, registry, self.runs)
         self._streams: set[asyncio.Task[None]] = set()
 
     def cards(self) -> AgentList:
