@@ -7,13 +7,17 @@
 * ``history-bot`` (:func:`history_reply`): answers with what it was shown: the number of
   earlier user turns, the recalled memories in the system prompt, and the new message
   (sessions and isolation);
-* ``slow-bot``: the echo model, two seconds a word (cancellation, timeouts).
+* ``slow-bot``: the echo model, two seconds a word (cancellation, timeouts);
+* ``priced-calc-bot``: ``calc-bot`` at $1,000 / $2,000 per million tokens (costs, budgets);
+* ``broken-bot`` (:func:`failing_reply`): the provider fails every call (model errors).
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from agentic_platform.errors import UpstreamUnavailableError
 from agentic_platform.llm_gateway.catalog import Deployment, ModelEntry
 from agentic_platform.llm_gateway.schemas import (
     ChatCompletionRequest,
@@ -64,7 +68,11 @@ def history_reply(request: ChatCompletionRequest) -> str:
     )
 
 
-def _function(alias: str, function: str) -> ModelEntry:
+def failing_reply(_request: ChatCompletionRequest) -> str:
+    raise UpstreamUnavailableError("the scripted model is down")
+
+
+def _function(alias: str, function: str, **deployment: Any) -> ModelEntry:
     return ModelEntry(
         alias=alias,
         capabilities=EVERY,
@@ -73,17 +81,25 @@ def _function(alias: str, function: str) -> ModelEntry:
                 provider="test",
                 model=alias,
                 options={"function": f"agentic_platform.testing.agents:{function}"},
+                **deployment,
             )
         ],
     )
 
 
 def agent_models() -> list[ModelEntry]:
-    """``calc-bot``, ``loop-bot``, ``history-bot`` and ``slow-bot`` (see the module)."""
+    """The models the module docstring lists."""
     return [
         _function("calc-bot", "calculator_reply"),
         _function("loop-bot", "looping_reply"),
         _function("history-bot", "history_reply"),
+        _function(
+            "priced-calc-bot",
+            "calculator_reply",
+            input_price_per_mtok=1000.0,
+            output_price_per_mtok=2000.0,
+        ),
+        _function("broken-bot", "failing_reply", max_retries=0),
         ModelEntry(
             alias="slow-bot",
             capabilities=EVERY,
