@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import httpx
+
 from agentic_platform.agents.context import GatewayConnection, RunContext
 from agentic_platform.agents.conversation import append_turns, open_conversation, recall
 from agentic_platform.agents.events import RunError, RunFinished, RunStarted
@@ -74,9 +76,16 @@ class PreparedRun:
 
 
 class AgentRunner:
-    def __init__(self, state: PlatformState, registry: AgentRegistry, store: RunStore) -> None:
+    def __init__(
+        self,
+        state: PlatformState,
+        registry: AgentRegistry,
+        store: RunStore,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
         self._state = state
         self._store = store
+        self._http = http
         self._settings = state.settings.agents
         self._catalog = ModelCatalog(state.settings.models)
         self.registry = registry
@@ -129,7 +138,8 @@ class AgentRunner:
         retrieval = self._retrieval_opener(stack, user)
         knowledge_bases = request.all_knowledge_bases
         tools = builtin_tools(
-            agent.tools, ToolSources(agent.name, knowledge_bases, retrieval, memory)
+            agent.tools,
+            ToolSources(agent.name, knowledge_bases, retrieval, memory, self._http, self._settings),
         )
         ctx = RunContext(
             run_id=uuid.uuid4().hex,

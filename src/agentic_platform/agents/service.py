@@ -8,6 +8,8 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
+import httpx
+
 from agentic_platform.agents.events import Event, RunError, sse_frame
 from agentic_platform.agents.registry import AgentRegistry, load_registry
 from agentic_platform.agents.runner import AgentRunner, PreparedRun
@@ -24,7 +26,9 @@ class AgentService:
     def __init__(self, state: PlatformState, registry: AgentRegistry) -> None:
         self.registry = registry
         self.runs = RunStore(state.sessions)
-        self.runner = AgentRunner(state, registry, self.runs)
+        self.http = httpx.AsyncClient(timeout=state.settings.agents.tool_timeout_seconds)
+        """Shared by the tools that call the outside world (one connection pool)."""
+        self.runner = AgentRunner(state, registry, self.runs, self.http)
         self._streams: set[asyncio.Task[None]] = set()
 
     def cards(self) -> AgentList:
@@ -82,6 +86,7 @@ class AgentService:
             task.cancel()
         if self._streams:
             await asyncio.wait(list(self._streams))
+        await self.http.aclose()
 
 
 async def start_agents(state: PlatformState, stack: AsyncExitStack) -> None:

@@ -27,6 +27,7 @@ class DiyAgent:
     tools: tuple[str, ...] = (
         "calculator",
         "current_time",
+        "get_weather",
         "search_knowledge_base",
         "recall",
         "remember",

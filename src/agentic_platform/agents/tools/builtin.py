@@ -12,23 +12,19 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from agentic_platform.agents.tools.base import FunctionTool, Tool
 from agentic_platform.agents.tools.calculator import calculator
 from agentic_platform.agents.tools.clock import current_time
+from agentic_platform.agents.tools.weather import get_weather
 from agentic_platform.errors import ConfigurationError
+from agentic_platform.settings import AgentsSettings
 
 if TYPE_CHECKING:
     from agentic_platform.memory.client import MemoryClient
     from agentic_platform.memory.tools import MemoryTool
     from agentic_platform.retrieval.client import RetrievalClient
-
-BUILTIN_TOOLS: tuple[str, ...] = (
-    "calculator",
-    "current_time",
-    "search_knowledge_base",
-    "recall",
-    "remember",
-)
 
 
 @dataclass(frozen=True)
@@ -40,6 +36,9 @@ class ToolSources:
     retrieval: Callable[[], RetrievalClient] | None
     """Opens (once) the run's retrieval client; None when retrieval is not reachable."""
     memory: MemoryClient | None
+    http: httpx.AsyncClient | None = None
+    """The process's client for tools that call the outside world (the weather API)."""
+    settings: AgentsSettings | None = None
 
 
 def _search(sources: ToolSources) -> Tool | None:
@@ -67,13 +66,22 @@ def _memory(sources: ToolSources, name: str) -> Tool | None:
     return _memory_tool(found[0])
 
 
+def _weather(sources: ToolSources) -> Tool | None:
+    if sources.http is None or sources.settings is None:
+        return None
+    settings = sources.settings
+    return get_weather(sources.http, settings.weather_url, settings.geocoding_url)
+
+
 _BUILDERS: dict[str, Callable[[ToolSources], Tool | None]] = {
     "calculator": lambda _sources: calculator(),
     "current_time": lambda _sources: current_time(),
     "search_knowledge_base": _search,
     "recall": lambda sources: _memory(sources, "recall"),
     "remember": lambda sources: _memory(sources, "remember"),
+    "get_weather": _weather,
 }
+BUILTIN_TOOLS: tuple[str, ...] = tuple(_BUILDERS)
 
 
 def check_tool_names(agent: str, names: Iterable[str]) -> None:
