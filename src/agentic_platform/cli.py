@@ -11,12 +11,13 @@ from typing import Annotated
 import typer
 
 from agentic_platform import cli_admin
+from agentic_platform.agents.cli import agents_app, runs_app
 from agentic_platform.errors import ConfigurationError, PlatformError
 from agentic_platform.retrieval.cli import kb_app
 from agentic_platform.settings import ALL_SERVICES, Settings, load_settings, masked
 
 app = typer.Typer(
-    help="Agentic Platform: LLM, retrieval and memory gateways for AI agents.",
+    help="Agentic Platform: LLM, retrieval and memory gateways and the agents built on them.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -27,6 +28,8 @@ app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(kb_app, name="kb")
+app.add_typer(agents_app, name="agents")
+app.add_typer(runs_app, name="runs")
 
 Host = Annotated[str | None, typer.Option(help="Address to listen on [AGENTIC_HOST].")]
 Port = Annotated[int | None, typer.Option(help="Port to listen on [AGENTIC_PORT].")]

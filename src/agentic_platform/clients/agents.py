@@ -32,7 +32,7 @@ class AgentsClient(ApiClient):
     default_timeout = 600.0
 
     async def agents(self) -> AgentList:
-        response = await self._http.get("")
+        response = await self._http.get(str(self._http.base_url).rstrip("/"))
         raise_for(response, AgentsClientError)
         return AgentList.model_validate_json(response.content)
 
