@@ -12,12 +12,15 @@ import pytest
 from agents_harness import agent_settings
 
 from agentic_platform.app import create_app
+from agentic_platform.settings import Settings
 from agentic_platform.testing.server import serve_in_thread
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, admin_key: str) -> Iterator[tuple[str, str]]:
-    """(base URL, a member's key) of a platform on loopback."""
+def served(
+    tmp_path_factory: pytest.TempPathFactory, admin_key: str
+) -> Iterator[tuple[str, str, Settings]]:
+    """(base URL, a member's key, the settings) of a platform on loopback."""
     data = tmp_path_factory.mktemp("agents-sdk")
     settings = agent_settings(data, admin_key, f"sqlite+aiosqlite:///{Path(data) / 'p.db'}")
     with serve_in_thread(create_app(settings)) as url:
@@ -25,12 +28,12 @@ def served(tmp_path_factory: pytest.TempPathFactory, admin_key: str) -> Iterator
         with admin:
             principal = admin.post("/admin/v1/principals", json={"name": "dora"}).json()
             key = admin.post("/admin/v1/keys", json={"principal_id": principal["id"]}).json()
-        yield url, key["secret"]
+        yield url, key["secret"], settings
 
 
 @pytest.fixture
-def client(served: tuple[str, str]) -> Iterator[openai.OpenAI]:
-    url, key = served
+def client(served: tuple[str, str, Settings]) -> Iterator[openai.OpenAI]:
+    url, key, _ = served
     with openai.OpenAI(base_url=f"{url}/llm/v1", api_key=key, max_retries=0) as sdk:
         yield sdk
 
@@ -92,3 +95,18 @@ def test_a_request_without_a_user_message_is_a_400(client: openai.OpenAI) -> Non
             model="agent:diy-agent", messages=[{"role": "system", "content": "be brief"}]
         )
     assert raised.value.param == "messages"
+
+
+def test_a_run_failing_midstream_is_an_sdk_error(
+    client: openai.OpenAI, served: tuple[str, str, Settings]
+) -> None:
+    models = served[2].agents.agent_models
+    models["diy-agent"] = "loop-bot"
+    try:
+        stream = client.chat.completions.create(
+            model="agent:diy-agent", messages=[{"role": "user", "content": "loop"}], stream=True
+        )
+        with pytest.raises(openai.APIError, match=r"agents\.max_steps is 10"):
+            list(stream)
+    finally:
+        del models["diy-agent"]
