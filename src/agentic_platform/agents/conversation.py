@@ -90,13 +90,24 @@ async def recall(memory: MemoryClient | None, text: str, top_k: int) -> list[str
     return [hit.text for hit in hits]
 
 
+def _cut(text: str, max_bytes: int) -> str:
+    return text.encode()[:max_bytes].decode(errors="ignore")
+
+
 async def append_turns(
-    memory: MemoryClient | None, session_id: str | None, question: str, answer: str, agent: str
+    memory: MemoryClient | None,
+    session_id: str | None,
+    question: str,
+    answer: str,
+    *,
+    agent: str,
+    max_bytes: int,
 ) -> None:
     """Write the turn (the user's message, then the answer) to the session; the memory
-    gateway indexes it and extracts memories from it in the background."""
+    gateway indexes it and extracts memories from it in the background. Texts longer than
+    the memory gateway takes (``memory.max_message_bytes``) are stored cut to it."""
     if memory is None or session_id is None:
         return
-    await memory.append(session_id, "user", question)
+    await memory.append(session_id, "user", _cut(question, max_bytes))
     if answer.strip():
-        await memory.append(session_id, "assistant", answer, name=agent)
+        await memory.append(session_id, "assistant", _cut(answer, max_bytes), name=agent)

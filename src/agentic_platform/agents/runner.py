@@ -214,7 +214,14 @@ class AgentRunner:
         try:
             async with run.stack:
                 output = await self._run_agent(run)
-                await append_turns(ctx.memory, ctx.session_id, ctx.text, output, ctx.agent)
+                await append_turns(
+                    ctx.memory,
+                    ctx.session_id,
+                    ctx.text,
+                    output,
+                    agent=ctx.agent,
+                    max_bytes=self._state.settings.memory.max_message_bytes,
+                )
         except asyncio.CancelledError:
             await self._finish(run, "cancelled", RunCancelled("The run was cancelled."))
             raise
