@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from agents_harness import Platform
+from agents_harness import Platform, User
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -74,3 +74,29 @@ async def test_a_model_missing_from_the_catalog_is_a_503_naming_the_setting(
     error = response.json()["error"]
     assert error["code"] == "agent_model_unavailable"
     assert "agents.default_model" in error["message"]
+
+
+async def test_a_keys_model_allowlist_holds_inside_agent_runs(platform: Platform) -> None:
+    alice = await platform.user("alice")
+    key = await platform.admin_call(
+        "POST",
+        "/admin/v1/keys",
+        json={"principal_id": alice.id, "name": "echo-only", "allowed_models": ["echo"]},
+    )
+    limited = User(platform, alice.id, key["secret"])
+    refused = await limited.invoke(message="1 + 1")
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "model_not_allowed"
+    assert "calc-bot" in refused.json()["error"]["message"]
+    async with limited.client() as http:
+        as_model = await http.post(
+            "/llm/v1/chat/completions",
+            json={"model": "agent:diy-agent", "messages": [{"role": "user", "content": "1"}]},
+        )
+    assert as_model.status_code == 403
+    wider = await platform.admin_call(
+        "POST",
+        "/admin/v1/keys",
+        json={"principal_id": alice.id, "name": "calc", "allowed_models": ["calc-*"]},
+    )
+    assert (await User(platform, alice.id, wider["secret"]).ok(message="1 + 1"))["output"]

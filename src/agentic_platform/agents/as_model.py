@@ -18,6 +18,7 @@ import orjson
 from fastapi import Request
 from starlette.responses import Response, StreamingResponse
 
+from agentic_platform.agents.context import check_key_allows
 from agentic_platform.agents.events import AgentEvent, RunError, RunFinished, RunStarted
 from agentic_platform.auth.principal import Principal
 from agentic_platform.clients.agents import AgentsClient, agents_client_for
@@ -72,6 +73,7 @@ def _invocation(body: ChatCompletionRequest) -> dict[str, object]:
 async def agent_chat(request: Request, caller: Principal, body: ChatCompletionRequest) -> Response:
     """Answer a chat completion whose model is ``agent:<name>``."""
     name = body.model[len(AGENT_MODEL_PREFIX) :]
+    check_key_allows(caller, body.model)
     invocation = _invocation(body)
     client = agents_client_for(platform(request), caller)
     if not body.stream:

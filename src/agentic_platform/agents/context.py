@@ -14,6 +14,7 @@ what each call used with :meth:`RunContext.record_usage`.
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -40,6 +41,7 @@ from agentic_platform.agents.records import StepKind, StepRecord, ToolCallRecord
 from agentic_platform.agents.tools.toolbox import ToolBox
 from agentic_platform.auth.principal import Principal
 from agentic_platform.clients.llm import LLMClient
+from agentic_platform.governance.enforcement import ModelNotAllowedError
 from agentic_platform.llm_gateway.schemas import ChatCompletion
 from agentic_platform.settings import AgentsSettings
 
@@ -183,8 +185,9 @@ class RunContext:
                 f"The agent made {self.model_calls} model calls without finishing "
                 f"(agents.max_steps is {self.limits.max_steps}).",
             )
-        self.model_calls += 1
         model = str(request.setdefault("model", self.model))
+        check_key_allows(self.principal, model)
+        self.model_calls += 1
         record = self._open_step("model", model)
         started = time.perf_counter()
         try:
@@ -290,6 +293,15 @@ class RunContext:
         """Close what the run opened for SDKs (the runner calls it)."""
         for client in self._http_clients:
             await client.aclose()
+
+
+def check_key_allows(user: Principal, model: str) -> None:
+    """Refuse a model the caller's API key may not use: the run's calls reach the gateway
+    with the platform's service key, so the caller's key allowlist is applied here."""
+    if user.key_models is not None and not any(
+        fnmatch.fnmatchcase(model, pattern) for pattern in user.key_models
+    ):
+        raise ModelNotAllowedError(f"This API key may not use the model '{model}'.", param="model")
 
 
 def _elapsed_ms(started: float) -> float:
