@@ -62,3 +62,9 @@ def test_errors_are_one_line(run: Run) -> None:
     assert err.startswith("error: No agent 'nobody'") and "Traceback" not in err
     code, _, err = run("runs", "show", "no-such-run")
     assert code == 1 and err.startswith("error: No run 'no-such-run'.")
+
+
+def test_serve_only_applies_to_the_agents_service() -> None:
+    result = CliRunner().invoke(app, ["serve", "memory", "--only", "diy-agent"])
+    assert result.exit_code == 2
+    assert "--only applies to the agents service" in result.stderr
