@@ -14,7 +14,7 @@ import orjson
 import pytest_asyncio
 from agents_harness import agent_settings, running
 from aiohttp import web
-from fake_upstream import FakeUpstream
+from fake_upstream import FakeUpstream, running_fake_upstream
 
 from agentic_platform.agents.tools.toolbox import ToolBox
 from agentic_platform.agents.tools.weather import get_weather
@@ -32,17 +32,8 @@ CURRENT = {
 
 @pytest_asyncio.fixture
 async def weather_api() -> AsyncIterator[FakeUpstream]:
-    fake = FakeUpstream()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", fake.dispatch)
-    runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    fake.base_url = f"http://{host}:{port}"
-    yield fake
-    await runner.cleanup()
+    async with running_fake_upstream() as fake:
+        yield fake
 
 
 def _box(api: FakeUpstream, http: httpx.AsyncClient, timeout: float = 5.0) -> ToolBox:

@@ -4,7 +4,8 @@ and answers as each test scripts it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,3 +115,21 @@ class FakeUpstream:
         if handler is None:
             return web.json_response({"error": {"message": "no such route"}}, status=404)
         return await handler(request)
+
+
+@asynccontextmanager
+async def running_fake_upstream() -> AsyncIterator[FakeUpstream]:
+    """A :class:`FakeUpstream` served on a loopback port for the duration."""
+    fake = FakeUpstream()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", fake.dispatch)
+    runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    fake.base_url = f"http://{host}:{port}"
+    try:
+        yield fake
+    finally:
+        await runner.cleanup()
