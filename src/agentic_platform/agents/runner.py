@@ -226,16 +226,13 @@ class AgentRunner:
             await self._finish(run, "cancelled", RunCancelled("The run was cancelled."))
             raise
         except PlatformError as error:
-            await self._finish(run, "failed", error)
-            ctx.emit(
-                RunError(
-                    run_id=ctx.run_id,
-                    message=error.message,
-                    code=error.code,
-                    status=error.status_code,
-                )
-            )
+            await self._fail(run, error)
             raise
+        except Exception as error:  # e.g. the memory gateway unreachable while appending
+            logger.error("agent run failed", exc_info=error, extra={"run": ctx.run_id})
+            failure = AgentFailed(f"The run failed ({type(error).__name__}).")
+            await self._fail(run, failure)
+            raise failure from None
         result = self._result(run, "succeeded", output)
         await self._finish(run, "succeeded", None)
         ctx.emit(
@@ -287,6 +284,17 @@ class AgentRunner:
             cost_usd=ctx.cost_usd,
             started_at=run.started_at,
             duration_ms=round((time.perf_counter() - run.started) * 1000, 3),
+        )
+
+    async def _fail(self, run: PreparedRun, error: PlatformError) -> None:
+        await self._finish(run, "failed", error)
+        run.ctx.emit(
+            RunError(
+                run_id=run.ctx.run_id,
+                message=error.message,
+                code=error.code,
+                status=error.status_code,
+            )
         )
 
     async def _finish(

@@ -9,7 +9,9 @@
   (sessions and isolation);
 * ``slow-bot``: the echo model, two seconds a word (cancellation, timeouts);
 * ``priced-calc-bot``: ``calc-bot`` at $1,000 / $2,000 per million tokens (costs, budgets);
-* ``broken-bot`` (:func:`failing_reply`): the provider fails every call (model errors).
+* ``broken-bot`` (:func:`failing_reply`): the provider fails every call (model errors);
+* ``kb-bot`` (:func:`knowledge_base_reply`): searches the knowledge base for the message,
+  then answers "Found: <the best passage's text>".
 """
 
 from __future__ import annotations
@@ -48,6 +50,16 @@ def calculator_reply(request: ChatCompletionRequest) -> str | dict[str, object]:
         return f"The answer is {message_text(last.content)}."
     expression = _last_user_text(request)
     return {"tool_calls": [{"name": "calculator", "arguments": {"expression": expression}}]}
+
+
+def knowledge_base_reply(request: ChatCompletionRequest) -> str | dict[str, object]:
+    last = request.messages[-1]
+    if isinstance(last, ToolMessage):
+        found = json.loads(message_text(last.content))
+        hits = found.get("results") or []
+        return f"Found: {hits[0]['text']}" if hits else f"Nothing found ({found})."
+    query = _last_user_text(request)
+    return {"tool_calls": [{"name": "search_knowledge_base", "arguments": {"query": query}}]}
 
 
 def looping_reply(_request: ChatCompletionRequest) -> dict[str, object]:
@@ -100,6 +112,7 @@ def agent_models() -> list[ModelEntry]:
             output_price_per_mtok=2000.0,
         ),
         _function("broken-bot", "failing_reply", max_retries=0),
+        _function("kb-bot", "knowledge_base_reply"),
         ModelEntry(
             alias="slow-bot",
             capabilities=EVERY,
