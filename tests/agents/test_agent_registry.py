@@ -82,3 +82,25 @@ async def test_a_team_agent_answers_through_the_api(tmp_path: Path, admin_key: s
         answer = await alice.ok("team-shout", message="hello there")
         assert answer["output"] == "HELLO THERE"
         assert (await alice.invoke("diy-agent", message="hi")).status_code == 404
+
+
+async def test_an_sdk_agent_reaches_the_gateway_as_the_user(tmp_path: Path, admin_key: str) -> None:
+    settings = agent_settings(
+        tmp_path,
+        admin_key,
+        f"sqlite+aiosqlite:///{tmp_path / 'platform.db'}",
+        modules=["team_agent:SdkAgent"],
+        default_model="echo",
+    )
+    async with running(settings) as platform:
+        alice = await platform.user("alice")
+        answer = await alice.ok("team-sdk", message="through the sdk")
+        assert answer["output"] == "through the sdk"
+        [step] = answer["steps"]
+        assert step["kind"] == "model" and step["usage"]["total_tokens"] > 0
+        await platform.state.metering.ledger.flush()
+        page = await platform.admin_call(
+            "GET", "/admin/v1/usage/records", params={"principal_id": alice.id}
+        )
+        [row] = [r for r in page["records"] if r["model"] == "echo"]
+        assert row["acting_via"] == platform.state.platform_service_id and row["streamed"]
