@@ -54,6 +54,7 @@ def fuzz_settings(data_dir: Path, admin_key: str) -> Settings:
         gateway={"retry_backoff_seconds": 0.01, "max_body_bytes": 64 * 1024},  # type: ignore[arg-type]
         memory={"embedding_model": "test-embed", "worker_poll_seconds": 0.2},  # type: ignore[arg-type]
         retrieval={"default_embedding_model": "test-embed"},  # type: ignore[arg-type]
+        agents={"default_model": "echo"},  # type: ignore[arg-type]
     )
 
 

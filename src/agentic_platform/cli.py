@@ -11,12 +11,13 @@ from typing import Annotated
 import typer
 
 from agentic_platform import cli_admin
+from agentic_platform.agents.cli import agents_app, runs_app
 from agentic_platform.errors import ConfigurationError, PlatformError
 from agentic_platform.retrieval.cli import kb_app
 from agentic_platform.settings import ALL_SERVICES, Settings, load_settings, masked
 
 app = typer.Typer(
-    help="Agentic Platform: LLM, retrieval and memory gateways for AI agents.",
+    help="Agentic Platform: LLM, retrieval and memory gateways and the agents built on them.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -27,6 +28,8 @@ app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(kb_app, name="kb")
+app.add_typer(agents_app, name="agents")
+app.add_typer(runs_app, name="runs")
 
 Host = Annotated[str | None, typer.Option(help="Address to listen on [AGENTIC_HOST].")]
 Port = Annotated[int | None, typer.Option(help="Port to listen on [AGENTIC_PORT].")]
@@ -79,12 +82,24 @@ def serve(
     service: Annotated[str, typer.Argument(help=f"One of: {', '.join(ALL_SERVICES)}.")],
     host: Host = None,
     port: Port = None,
+    only: Annotated[
+        str | None,
+        typer.Option(
+            help="With 'agents': serve just this agent or workflow [AGENTIC_AGENTS__ONLY]."
+        ),
+    ] = None,
 ) -> None:
     """Run one service, as one Kubernetes Deployment does."""
     if service not in ALL_SERVICES:
         typer.echo(f"error: unknown service '{service}'; choose one of {ALL_SERVICES}", err=True)
         raise typer.Exit(2)
-    _run_server(_settings(host=host, port=port), [service])
+    if only is not None and service != "agents":
+        typer.echo("error: --only applies to the agents service", err=True)
+        raise typer.Exit(2)
+    settings = _settings(host=host, port=port)
+    if only is not None:
+        settings.agents.only = only
+    _run_server(settings, [service])
 
 
 @config_app.command("show")

@@ -74,8 +74,21 @@ def _memory_routers() -> list[APIRouter]:
     return [router]
 
 
+async def _start_agents(state: PlatformState, stack: AsyncExitStack) -> None:
+    from agentic_platform.agents.service import start_agents
+
+    await start_agents(state, stack)
+
+
+def _agents_routers() -> list[APIRouter]:
+    from agentic_platform.agents.router import router
+
+    return [router]
+
+
 SERVICES: dict[str, ServiceSpec] = {
     "llm-gateway": ServiceSpec("llm-gateway", _llm_routers, _start_llm_gateway),
     "retrieval": ServiceSpec("retrieval", _retrieval_routers, _start_retrieval),
     "memory": ServiceSpec("memory", _memory_routers, _start_memory),
+    "agents": ServiceSpec("agents", _agents_routers, _start_agents),
 }

@@ -33,8 +33,8 @@ from agentic_platform.auth.oidc_settings import OIDCSettings
 from agentic_platform.errors import ConfigurationError
 from agentic_platform.llm_gateway.catalog import ModelEntry, default_models
 
-ServiceName = Literal["llm-gateway", "memory", "retrieval"]
-ALL_SERVICES: tuple[ServiceName, ...] = ("llm-gateway", "memory", "retrieval")
+ServiceName = Literal["llm-gateway", "memory", "retrieval", "agents"]
+ALL_SERVICES: tuple[ServiceName, ...] = ("llm-gateway", "memory", "retrieval", "agents")
 
 
 class GatewaySettings(BaseModel):
@@ -283,6 +283,87 @@ class RetrievalSettings(BaseModel):
     )
 
 
+class AgentsSettings(BaseModel):
+    """The agents service: agents and workflows behind one API (docs/agents.md)."""
+
+    only: str | None = Field(
+        default=None,
+        description="Serve just this agent or workflow (one Kubernetes Deployment per agent); "
+        "unset serves every one that is registered.",
+    )
+    default_model: str = Field(
+        default="smollm2-135m",
+        min_length=1,
+        description="Model alias (from the catalog) agents call through the LLM gateway "
+        "unless agent_models names another for them.",
+    )
+    agent_models: dict[str, str] = Field(
+        default_factory=dict,
+        description="Model alias per agent or workflow name, overriding default_model.",
+    )
+    modules: list[str] = Field(
+        default_factory=list,
+        description="A team's own agents: 'package.module:factory' paths, each a callable "
+        "that takes no arguments and returns an agent.",
+    )
+    entry_points: bool = Field(
+        default=True,
+        description="Also load agents from installed packages' 'agentic_platform.agents' "
+        "entry points.",
+    )
+    max_steps: int = Field(
+        default=10, ge=1, le=100, description="Most model calls one agent run may make."
+    )
+    run_timeout_seconds: float = Field(
+        default=300.0, gt=0, le=3600, description="Longest an agent run may take, in total."
+    )
+    tool_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="Longest one tool call may take; past it the model is told it timed out.",
+    )
+    max_tool_output_chars: int = Field(
+        default=20_000,
+        ge=100,
+        le=1_000_000,
+        description="Largest tool result handed to the model; a larger one is replaced by an "
+        "error saying so.",
+    )
+    max_message_bytes: int = Field(
+        default=32 * 1024,
+        ge=1,
+        le=8 * 1024 * 1024,
+        description="Largest message text an invocation may carry (UTF-8 bytes); larger is a 413.",
+    )
+    history_turns: int = Field(
+        default=20,
+        ge=0,
+        le=1000,
+        description="Earlier turns of the session loaded into the model's context.",
+    )
+    recall_top_k: int = Field(
+        default=3,
+        ge=0,
+        le=50,
+        description="Long-term memories recalled into the context each turn (0: none).",
+    )
+    weather_url: str = Field(
+        default="https://api.open-meteo.com/v1/forecast",
+        description="The weather tool's forecast API (Open-Meteo's shape: latitude, longitude "
+        "and current=... query parameters).",
+    )
+    geocoding_url: str = Field(
+        default="https://geocoding-api.open-meteo.com/v1/search",
+        description="The weather tool's place-name lookup (Open-Meteo's shape: name and count "
+        "query parameters).",
+    )
+
+    def model_for(self, agent: str) -> str:
+        """The model alias ``agent`` calls."""
+        return self.agent_models.get(agent, self.default_model)
+
+
 class _YamlFileSource(PydanticBaseSettingsSource):
     """Reads the YAML file named by ``AGENTIC_CONFIG_FILE``, if any."""
 
@@ -363,6 +444,7 @@ class Settings(BaseSettings):
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    agents: AgentsSettings = Field(default_factory=AgentsSettings)
 
     @classmethod
     def settings_customise_sources(

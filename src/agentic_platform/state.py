@@ -17,6 +17,7 @@ from agentic_platform.llm_gateway.service import LLMGateway
 from agentic_platform.settings import Settings
 
 if TYPE_CHECKING:
+    from agentic_platform.agents.service import AgentService
     from agentic_platform.memory.service import MemoryGateway
     from agentic_platform.retrieval.service import RetrievalService
 
@@ -44,6 +45,7 @@ class PlatformState:
     llm: LLMGateway | None = None
     memory: MemoryGateway | None = None
     retrieval: RetrievalService | None = None
+    agents: AgentService | None = None
 
     def __post_init__(self) -> None:
         self.external = ExternalPrincipals(self.sessions, self.identities)

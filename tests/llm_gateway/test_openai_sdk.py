@@ -173,7 +173,8 @@ async def test_embeddings_base64_wire_format(platform_url: str, admin_key: str) 
 
 async def test_models_list(client: AsyncOpenAI) -> None:
     page = await client.models.list()
-    assert {model.id for model in page.data} == {"echo", "weather-bot", "text-only", "test-embed"}
+    catalog = {"echo", "weather-bot", "text-only", "test-embed"}
+    assert {model.id for model in page.data} == catalog | {"agent:diy-agent"}
 
 
 async def test_sdk_errors(client: AsyncOpenAI, platform_url: str) -> None:

@@ -14,18 +14,21 @@ from agentic_platform.errors import PlatformError
 
 
 def raise_for(response: httpx.Response, error: type[PlatformError]) -> None:
-    """Raise ``error`` with the answer's message, code and param if ``response`` failed (its
-    body must have been read)."""
+    """Raise ``error`` with the answer's status, message, type, code and param if ``response``
+    failed (its body must have been read)."""
     if response.status_code < 400:
         return
-    message, code, param = f"HTTP {response.status_code}", None, None
+    message, code, param, kind = f"HTTP {response.status_code}", None, None, None
     try:
         found = orjson.loads(response.content)["error"]
         message, code, param = str(found["message"]), found.get("code"), found.get("param")
+        kind = found.get("type")
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
         pass
     failure = error(message, code=code, param=param)
     failure.status_code = response.status_code
+    if isinstance(kind, str):
+        failure.error_type = kind
     raise failure
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from agentic_platform.auth.principal import Principal
+from agentic_platform.clients.asgi import StreamingASGITransport
 from agentic_platform.clients.llm import LLMClient
 from agentic_platform.dependencies import ACT_AS_HEADER
 from agentic_platform.errors import ConfigurationError
@@ -25,12 +26,15 @@ if TYPE_CHECKING:
 IN_PROCESS_URL = "http://in-process"
 
 
-def _target(state: PlatformState, service: str) -> tuple[str, httpx.AsyncBaseTransport | None]:
+def service_target(
+    state: PlatformState, service: str
+) -> tuple[str, httpx.AsyncBaseTransport | None]:
+    """Where ``service`` is reached: its base URL and, in this process, the transport."""
     url = state.settings.service_urls.get(service)
     if url is not None:
         return url, None
     if service in state.running_services and state.app is not None:
-        return IN_PROCESS_URL, httpx.ASGITransport(app=state.app)
+        return IN_PROCESS_URL, StreamingASGITransport(state.app)
     raise ConfigurationError(
         f"the {service} service is not in this process: set AGENTIC_SERVICE_URLS "
         f'(e.g. {{"{service}": "http://{service}:8080"}})'
@@ -39,7 +43,7 @@ def _target(state: PlatformState, service: str) -> tuple[str, httpx.AsyncBaseTra
 
 def llm_client_for(state: PlatformState, user: Principal) -> LLMClient:
     """An LLM gateway client whose calls count as ``user``'s. Close it after use."""
-    base_url, transport = _target(state, "llm-gateway")
+    base_url, transport = service_target(state, "llm-gateway")
     return LLMClient(
         base_url,
         state.service_key,
@@ -52,7 +56,7 @@ def retrieval_client_for(state: PlatformState, user: Principal) -> RetrievalClie
     """A retrieval gateway client whose calls count as ``user``'s. Close it after use."""
     from agentic_platform.retrieval.client import RetrievalClient
 
-    base_url, transport = _target(state, "retrieval")
+    base_url, transport = service_target(state, "retrieval")
     return RetrievalClient(
         base_url, state.service_key, transport=transport, headers={ACT_AS_HEADER: user.id}
     )
@@ -62,7 +66,7 @@ def memory_client_for(state: PlatformState, user: Principal) -> MemoryClient:
     """A memory gateway client that reads and writes ``user``'s memory. Close it after use."""
     from agentic_platform.memory.client import MemoryClient
 
-    base_url, transport = _target(state, "memory")
+    base_url, transport = service_target(state, "memory")
     return MemoryClient(
         base_url,
         state.service_key,

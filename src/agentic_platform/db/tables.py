@@ -1,5 +1,6 @@
 """Imports every table module so ``metadata`` knows the whole schema (Alembic reads it)."""
 
+from agentic_platform.agents import models as agents_models
 from agentic_platform.auth import models as auth_models
 from agentic_platform.db.base import Base
 from agentic_platform.governance import models as governance_models
@@ -10,6 +11,7 @@ from agentic_platform.search import models as search_models
 metadata = Base.metadata
 
 __all__ = [
+    "agents_models",
     "auth_models",
     "governance_models",
     "memory_models",

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.responses import Response, StreamingResponse
 
-from agentic_platform.dependencies import current_principal, llm_gateway, metering
+from agentic_platform.dependencies import current_principal, llm_gateway, metering, platform
 from agentic_platform.errors import PlatformError
 from agentic_platform.governance.metering import estimate_call
 from agentic_platform.llm_gateway import examples
@@ -50,6 +50,10 @@ async def chat_completions(request: Request) -> Response:
     gateway = await llm_gateway(request)
     meter = await metering(request)
     body = await parse_body(request, ChatCompletionRequest)
+    if body.model.startswith("agent:"):
+        from agentic_platform.agents.as_model import agent_chat
+
+        return await agent_chat(request, caller, body)
     entry = gateway.chat_entry(body)
     output = body.output_limit or meter.default_output_reservation
     estimate = estimate_call(entry, len(await request.body()), output)
@@ -105,4 +109,9 @@ async def embeddings(request: Request) -> Response:
 @direct
 async def models(request: Request) -> Response:
     await current_principal(request)
-    return json_response((await llm_gateway(request)).models())
+    listed = (await llm_gateway(request)).models()
+    if platform(request).agents is not None:
+        from agentic_platform.agents.as_model import agent_model_cards
+
+        listed.data.extend(agent_model_cards(request))
+    return json_response(listed)

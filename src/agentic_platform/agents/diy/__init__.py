@@ -1,0 +1,1 @@
+"""``diy-agent``: the platform's own tool-calling loop, the reference agent."""

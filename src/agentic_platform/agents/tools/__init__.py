@@ -1,0 +1,1 @@
+"""Tools agents offer their models, and the box that runs them safely."""
