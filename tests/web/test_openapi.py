@@ -8,6 +8,7 @@ are built, never started: building one opens nothing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -144,7 +145,9 @@ def test_the_streaming_answer_is_declared() -> None:
     document = _document(ALL_SERVICES)
     answer = document["paths"]["/llm/v1/chat/completions"]["post"]["responses"]["200"]
     assert set(answer["content"]) == {"application/json", "text/event-stream"}
-    assert answer["content"]["text/event-stream"]["example"].endswith("data: [DONE]\n\n")
+    event = answer["content"]["text/event-stream"]
+    assert event["schema"]["required"] == ["data"]
+    assert json.loads(event["example"]["data"])["object"] == "chat.completion.chunk"
 
 
 def test_the_main_bodies_have_examples_that_fit_their_schemas() -> None:

@@ -39,8 +39,10 @@ CHAT_ANSWERS: dict[str, Any] = {
                     "retry": {"type": "integer"},
                 },
             },
-            "example": 'data: {"id":"chatcmpl-1","object":"chat.completion.chunk",'
-            '"choices":[{"index":0,"delta":{"content":"A"}}]}\n\ndata: [DONE]\n\n',
+            "example": {
+                "data": '{"id":"chatcmpl-1","object":"chat.completion.chunk",'
+                '"choices":[{"index":0,"delta":{"content":"A"}}]}'
+            },
         }
     },
 }
