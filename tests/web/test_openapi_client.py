@@ -39,6 +39,7 @@ from agentic_platform.llm_gateway.catalog import Deployment, ModelEntry
 from agentic_platform.settings import ALL_SERVICES, ServiceName, Settings
 from agentic_platform.testing.catalog import scripted_models
 from agentic_platform.testing.server import serve_in_thread
+from agentic_platform.testing.upstream import closed_port_url
 
 SERVICE_SETS = [(name,) for name in ALL_SERVICES] + [ALL_SERVICES]
 CHECKS = [
@@ -86,7 +87,11 @@ def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, admin_key: str
 ) -> Iterator[Served]:
     services: list[ServiceName] = list(request.param)
+    # The agents service needs the gateways it calls: alone, it is told where they are (the
+    # calls made here never reach them).
+    elsewhere = {name: closed_port_url() for name in ALL_SERVICES if name not in services}
     config = Settings(
+        service_urls=elsewhere,
         data_dir=tmp_path_factory.mktemp("client") / "data",
         models=_catalog(),
         auth={"bootstrap_admin_key": SecretStr(admin_key)},  # type: ignore[arg-type]
