@@ -36,6 +36,8 @@ async def platform(
         flow_model("slow-flow-bot", delay_seconds=0.3),
     ]
     settings.services = [*settings.services, "retrieval"]
-    settings.retrieval = RetrievalSettings(default_embedding_model="test-embed")
+    settings.retrieval = RetrievalSettings(
+        default_embedding_model="test-embed", default_backend="memory"
+    )
     async with running(settings) as started:
         yield started

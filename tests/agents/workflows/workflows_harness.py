@@ -3,6 +3,7 @@ and checks of a run's steps and events."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from agents_harness import User
@@ -35,8 +36,9 @@ def flow_model(alias: str, **options: Any) -> ModelEntry:
 
 
 async def knowledge_base(user: User, name: str, *documents: dict[str, str]) -> str:
-    """A knowledge base of the user's own with ``documents`` ingested through the retrieval
-    gateway; its name."""
+    """A new knowledge base of the user's team (``name`` and a random suffix) with
+    ``documents`` ingested through the retrieval gateway; its name."""
+    name = f"{name}-{uuid.uuid4().hex[:8]}"
     async with user.client() as http:
         created = await http.post("/retrieval/v1/knowledge-bases", json={"name": name})
         assert created.status_code == 201, created.text
