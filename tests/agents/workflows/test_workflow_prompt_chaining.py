@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from agents_harness import Platform
-from workflows_harness import assert_well_ordered, step_names
+from workflows_harness import assert_well_ordered, knowledge_base, step_names
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -52,3 +52,18 @@ async def test_the_streamed_chain_sends_each_step_in_order(platform: Platform) -
     run = await alice.call("GET", f"/runs/{events[0]['run_id']}")
     recorded = [s["name"] for s in run.json()["steps"] if s["kind"] == "step"]
     assert recorded == ["outline", "gate", "draft", "polish"]
+
+
+async def test_the_outline_and_the_draft_are_written_from_the_passages(
+    platform: Platform,
+) -> None:
+    alice = await platform.user("alice")
+    kb = await knowledge_base(
+        alice, "energy", {"id": "solar", "text": "Solar panels turn light into power."}
+    )
+    answer = await alice.ok("prompt-chaining", message="Explain solar panels", knowledge_base=kb)
+    assert step_names(answer) == ["retrieve", "outline", "gate", "draft", "polish"]
+    assert answer["tool_calls"][0]["name"] == "search_knowledge_base"
+    assert (
+        answer["output"] == "polished draft [from: [1] (solar) Solar panels turn light into power.]"
+    )

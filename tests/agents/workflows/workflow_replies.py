@@ -79,7 +79,7 @@ def _math(request: ChatCompletionRequest, prompt: str) -> str | dict[str, object
 
 def _vote(_request: ChatCompletionRequest, prompt: str) -> str:
     number = next(_ballots[prompt])
-    return json.dumps({"answer": VOTES[number % len(VOTES)]})
+    return json.dumps({"answer": f"{_grounding(prompt)} {VOTES[number % len(VOTES)]}".strip()})
 
 
 def _combine(prompt: str) -> str:

@@ -4,9 +4,11 @@ and checks of a run's steps and events."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from agents_harness import User
+from agents_harness import Platform, User
 
 from agentic_platform.llm_gateway.catalog import Deployment, ModelEntry
 from agentic_platform.testing.agents import EVERY
@@ -70,3 +72,14 @@ def assert_well_ordered(events: list[dict[str, Any]]) -> None:
             i for i, e in enumerate(events) if e["type"] == "step_finished" and e["name"] == name
         )
         assert opened < closed
+
+
+@contextmanager
+def workflow_on(platform: Platform, workflow: str, model: str) -> Iterator[None]:
+    """Run ``workflow`` on ``model`` for the duration (then on ``flow-bot`` again)."""
+    models = platform.state.settings.agents.agent_models
+    models[workflow] = model
+    try:
+        yield
+    finally:
+        models[workflow] = "flow-bot"
