@@ -84,3 +84,18 @@ async def test_the_sub_tasks_and_the_votes_are_given_the_passages(platform: Plat
     assert step_names(voted)[0] == "retrieve"
     assert voted["output"].startswith(passage)
     assert voted["output"].endswith(" (2 of 3 votes)")
+
+
+async def test_a_failing_sub_task_fails_the_run_with_the_gateway_s_error(
+    platform: Platform,
+) -> None:
+    alice = await platform.user("alice")
+    response = await alice.invoke("parallelization", message="BREAK the caveats")
+    assert response.status_code == 502, response.text
+    assert response.json()["error"]["code"] == "upstream_unavailable"
+    runs = await alice.call("GET", "/runs", params={"agent": "parallelization"})
+    run = (await alice.call("GET", f"/runs/{runs.json()['data'][0]['id']}")).json()
+    assert run["status"] == "failed" and run["error_code"] == "upstream_unavailable"
+    failed = [s for s in run["steps"] if s["kind"] == "step" and s["error"]]
+    assert [s["name"] for s in failed if s["name"] == "caveats"] == ["caveats"]
+    assert "aggregate" not in [s["name"] for s in run["steps"]]

@@ -5,7 +5,8 @@ Markers in the user's message choose the behaviour: ``REFUSE`` fails the prompt-
 gate and ``GARBLE`` makes every structured step unreadable; ``MATH: <expr>``, ``DOCS:`` and
 ``ODD:`` steer the router (``ODD`` answers a label no route has); ``PLAN:<n>`` asks the
 planner for ``n`` sub-tasks; ``PASS_AT:<n>`` makes the evaluator pass answer ``v<n>`` and
-``NEVER`` makes it fail every one. Any step whose prompt carries knowledge-base passages says
+``NEVER`` makes it fail every one; ``BREAK`` makes the model fail the parallel ``caveats``
+sub-task. Any step whose prompt carries knowledge-base passages says
 which passage it was given (``[from: ...]``), so grounding shows in the answer.
 """
 
@@ -17,6 +18,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 
+from agentic_platform.errors import UpstreamUnavailableError
 from agentic_platform.llm_gateway.schemas import (
     ChatCompletionRequest,
     SystemMessage,
@@ -82,6 +84,12 @@ def _vote(_request: ChatCompletionRequest, prompt: str) -> str:
     return json.dumps({"answer": f"{_grounding(prompt)} {VOTES[number % len(VOTES)]}".strip()})
 
 
+def _caveats(prompt: str) -> str:
+    if "BREAK" in prompt:
+        raise UpstreamUnavailableError("the scripted model is down")
+    return "the caveats"
+
+
 def _combine(prompt: str) -> str:
     sections = prompt.split("\n\n")[1:-1]
     return "combined: " + " | ".join(section.replace("\n", " ") for section in sections)
@@ -129,7 +137,7 @@ _STEPS = (
     ("Which category is the request?", _classify),
     ("You solve calculations.", _math),
     ("Answer the request directly", lambda _r, p: f"the answer{_grounding(p)}"),
-    ("List the main caveats", lambda _r, _p: "the caveats"),
+    ("List the main caveats", lambda _r, p: _caveats(p)),
     ("Give one short, concrete example", lambda _r, _p: "an example"),
     ("Combine these into one clear answer", lambda _r, p: _combine(p)),
     ('{"answer": "<your answer>"}', _vote),

@@ -31,6 +31,7 @@ def flow_model(alias: str, **options: Any) -> ModelEntry:
             Deployment(
                 provider="test",
                 model=alias,
+                max_retries=0,
                 options={"function": "workflow_replies:workflow_reply", **options},
             )
         ],
