@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentic_platform.agents.context import RunContext
-from agentic_platform.agents.workflows.steps import Workflow, ask, ask_json, ground, with_passages
+from agentic_platform.agents.workflows.steps import (
+    Workflow,
+    ask,
+    ask_json,
+    grounding_step,
+    with_passages,
+)
 
 WRITER_PROMPT = "You are a careful writer. Answer the request accurately and briefly."
 EVALUATOR_PROMPT = "You review answers strictly. Reply with JSON only."
@@ -49,10 +55,7 @@ class EvaluatorOptimizer(Workflow):
     max_rounds = MAX_ROUNDS
 
     async def run(self, ctx: RunContext) -> str:
-        passages = ""
-        if ctx.knowledge_bases:
-            async with ctx.step("retrieve"):
-                passages = await ground(ctx, ctx.text)
+        passages = await grounding_step(ctx)
         request = f"The user's request:\n{ctx.text}"
         answer = await ask(ctx, "generate", WRITER_PROMPT, with_passages(request, passages))
         for round_number in range(1, self.max_rounds + 1):

@@ -18,7 +18,7 @@ from agentic_platform.agents.workflows.steps import (
     Workflow,
     ask,
     ask_json,
-    ground,
+    grounding_step,
     side_by_side,
     with_passages,
 )
@@ -38,13 +38,6 @@ VOTE_TEMPERATURE = 0.8
 """Some variety between votes, or they would all be the same sample."""
 
 
-async def _passages(ctx: RunContext) -> str:
-    if not ctx.knowledge_bases:
-        return ""
-    async with ctx.step("retrieve"):
-        return await ground(ctx, ctx.text)
-
-
 class Parallelization(Workflow):
     name = "parallelization"
     description = (
@@ -53,7 +46,7 @@ class Parallelization(Workflow):
     )
 
     async def run(self, ctx: RunContext) -> str:
-        passages = await _passages(ctx)
+        passages = await grounding_step(ctx)
         request = f"The user's request:\n{ctx.text}"
         parts = await side_by_side(
             *(
@@ -81,7 +74,7 @@ class ParallelizationVoting(Workflow):
     votes = 3
 
     async def run(self, ctx: RunContext) -> str:
-        passages = await _passages(ctx)
+        passages = await grounding_step(ctx)
         prompt = with_passages(
             f"Question:\n{ctx.text}\n\nAnswer in a few words. Reply as JSON: "
             '{"answer": "<your answer>"}.',

@@ -10,7 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from agentic_platform.agents.context import RunContext
-from agentic_platform.agents.workflows.steps import Workflow, ask, ask_json, ground, with_passages
+from agentic_platform.agents.workflows.steps import (
+    Workflow,
+    ask,
+    ask_json,
+    grounding_step,
+    with_passages,
+)
 
 SYSTEM_PROMPT = "You are a careful writer. Follow the instruction exactly and answer briefly."
 
@@ -29,10 +35,7 @@ class PromptChaining(Workflow):
     )
 
     async def run(self, ctx: RunContext) -> str:
-        passages = ""
-        if ctx.knowledge_bases:
-            async with ctx.step("retrieve"):
-                passages = await ground(ctx, ctx.text)
+        passages = await grounding_step(ctx)
         request = f"The user's request:\n{ctx.text}"
         outline = await ask(
             ctx,

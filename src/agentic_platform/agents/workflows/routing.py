@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from agentic_platform.agents.context import RunContext
+from agentic_platform.agents.diy.agent import answer_with_tools
 from agentic_platform.agents.workflows.steps import (
     SEARCH_TOOL,
     Workflow,
@@ -85,20 +86,9 @@ async def _classify(ctx: RunContext, offered: list[str]) -> str:
 async def _math(ctx: RunContext) -> str:
     """The model with the calculator, until it answers in text (``agents.max_steps``
     bounds the calls)."""
-    messages = prompt_messages(ctx, MATH_PROMPT, ctx.text)
     calculator = ctx.tools.get("calculator")
-    tools = [calculator.definition()] if calculator is not None else None
-    while True:
-        completion = await ctx.chat(messages=messages, tools=tools)
-        reply = completion.choices[0].message
-        if not reply.tool_calls:
-            return reply.content or ""
-        messages.append(reply.model_dump(exclude_none=True))
-        for call in reply.tool_calls:
-            result = await ctx.call_tool(
-                call.function.name, call.function.arguments, call_id=call.id
-            )
-            messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
+    tools = [calculator.definition()] if calculator is not None else []
+    return await answer_with_tools(ctx, prompt_messages(ctx, MATH_PROMPT, ctx.text), tools)
 
 
 async def _knowledge(ctx: RunContext) -> str:

@@ -118,6 +118,15 @@ async def ground(ctx: RunContext, query: str) -> str:
     return "Passages from the knowledge base (cite them by number):\n" + "\n".join(passages)
 
 
+async def grounding_step(ctx: RunContext) -> str:
+    """:func:`ground` for the message, as the step ``retrieve`` ("" and no step without
+    knowledge bases)."""
+    if not ctx.knowledge_bases:
+        return ""
+    async with ctx.step("retrieve"):
+        return await ground(ctx, ctx.text)
+
+
 def _passage(number: int, hit: dict[str, Any]) -> str:
     source = hit.get("title") or hit.get("document_id", "")
     return f"[{number}] ({source}) {hit.get('text', '')}"
