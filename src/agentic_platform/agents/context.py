@@ -52,7 +52,9 @@ if TYPE_CHECKING:
 Prices = Callable[[str, int, int], float]
 """``(model alias, prompt tokens, completion tokens) -> USD``."""
 
-_current_step: ContextVar[str | None] = ContextVar("agent_step", default=None)
+_open_steps: ContextVar[tuple[StepRecord, ...]] = ContextVar("agent_steps", default=())
+"""The workflow steps the current task is inside, outermost first. A context variable, so
+steps run concurrently (``asyncio.gather``, task groups) each count only their own calls."""
 
 
 @dataclass(frozen=True)
@@ -138,8 +140,7 @@ class RunContext:
         """A named workflow step: ``step_started``/``step_finished`` events and a recorded
         step with the usage and cost of the model calls made inside it."""
         record = self._open_step("step", name)
-        before_usage, before_cost = self.usage.model_copy(), self.cost_usd
-        token = _current_step.set(name)
+        token = _open_steps.set((*_open_steps.get(), record))
         started = time.perf_counter()
         self.emit(StepStarted(name=name))
         try:
@@ -148,14 +149,8 @@ class RunContext:
             record.error = _reason(error)
             raise
         finally:
-            _current_step.reset(token)
+            _open_steps.reset(token)
             record.duration_ms = _elapsed_ms(started)
-            record.usage = Usage()
-            record.usage.add(
-                self.usage.prompt_tokens - before_usage.prompt_tokens,
-                self.usage.completion_tokens - before_usage.completion_tokens,
-            )
-            record.cost_usd = self.cost_usd - before_cost
             self.emit(
                 StepFinished(
                     name=name,
@@ -205,7 +200,8 @@ class RunContext:
 
     async def _streamed(self, request: dict[str, Any]) -> ChatCompletion:
         assembler = CompletionAssembler(str(request["model"]))
-        step = _current_step.get()
+        open_steps = _open_steps.get()
+        step = open_steps[-1].name if open_steps else None
         chunks = self.llm.stream_chat(**request)
         try:
             async for chunk in chunks:
@@ -237,6 +233,9 @@ class RunContext:
         record.cost_usd = self.prices(model, prompt, completion)
         self.usage.add(prompt, completion)
         self.cost_usd += record.cost_usd
+        for step in _open_steps.get():
+            step.usage.add(prompt, completion)
+            step.cost_usd += record.cost_usd
 
     # --- tools -----------------------------------------------------------------------
 
@@ -245,7 +244,7 @@ class RunContext:
     ) -> str:
         """Run one of :attr:`tools` for the model; the text to hand back to it (an error
         text when the tool failed: a tool never fails the run)."""
-        call_id = call_id or f"call_{len(self.tool_calls) + 1}"
+        call_id = call_id or f"call_{sum(step.kind == 'tool' for step in self.steps) + 1}"
         text = arguments if isinstance(arguments, str) else _json(arguments)
         self.emit(ToolCallStarted(call_id=call_id, name=name, arguments=text))
         record = self._open_step("tool", name)

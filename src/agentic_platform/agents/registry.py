@@ -29,8 +29,24 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 def builtin_factories() -> dict[str, AgentFactory]:
     """The agents and workflows that ship with the platform."""
     from agentic_platform.agents.diy.agent import DiyAgent
+    from agentic_platform.agents.workflows.evaluator_optimizer import EvaluatorOptimizer
+    from agentic_platform.agents.workflows.orchestrator_workers import OrchestratorWorkers
+    from agentic_platform.agents.workflows.parallelization import (
+        Parallelization,
+        ParallelizationVoting,
+    )
+    from agentic_platform.agents.workflows.prompt_chaining import PromptChaining
+    from agentic_platform.agents.workflows.routing import Routing
 
-    return {"diy-agent": DiyAgent}
+    return {
+        "diy-agent": DiyAgent,
+        "prompt-chaining": PromptChaining,
+        "routing": Routing,
+        "parallelization": Parallelization,
+        "parallelization-voting": ParallelizationVoting,
+        "orchestrator-workers": OrchestratorWorkers,
+        "evaluator-optimizer": EvaluatorOptimizer,
+    }
 
 
 class AgentRegistry:

@@ -35,16 +35,23 @@ class DiyAgent:
     input_schema: dict[str, Any] = TEXT_INPUT
 
     async def run(self, ctx: RunContext) -> str:
-        messages = ctx.messages(SYSTEM_PROMPT)
-        tools = ctx.tools.definitions() or None
-        while True:  # ctx.chat raises StepLimitReached after agents.max_steps calls
-            completion = await ctx.chat(messages=messages, tools=tools)
-            reply = completion.choices[0].message
-            if not reply.tool_calls:
-                return reply.content or ""
-            messages.append(reply.model_dump(exclude_none=True))
-            for call in reply.tool_calls:
-                result = await ctx.call_tool(
-                    call.function.name, call.function.arguments, call_id=call.id
-                )
-                messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
+        return await answer_with_tools(ctx, ctx.messages(SYSTEM_PROMPT), ctx.tools.definitions())
+
+
+async def answer_with_tools(
+    ctx: RunContext, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
+) -> str:
+    """The loop: ask the model with ``tools``, run the calls it makes, hand back the results,
+    until it answers in text (its answer)."""
+    offered = tools or None
+    while True:  # ctx.chat raises StepLimitReached after agents.max_steps calls
+        completion = await ctx.chat(messages=messages, tools=offered)
+        reply = completion.choices[0].message
+        if not reply.tool_calls:
+            return reply.content or ""
+        messages.append(reply.model_dump(exclude_none=True))
+        for call in reply.tool_calls:
+            result = await ctx.call_tool(
+                call.function.name, call.function.arguments, call_id=call.id
+            )
+            messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
