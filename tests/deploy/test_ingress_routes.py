@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from agentic_platform.app import create_app
 from agentic_platform.settings import ALL_SERVICES, Settings
 
 # Served by every process, never routed by path prefix to one service.
 INFRASTRUCTURE = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc")
+VALUES = Path(__file__).parents[2] / "deploy/helm/agentic-platform/values.yaml"
 CHART_SERVICES = ("llm-gateway", "retrieval", "memory", "agents")
 
 
@@ -118,3 +120,13 @@ def test_a_disabled_service_leaves_the_ingress(charts: Any) -> None:
     prefixes = [prefix for prefix, _ in ingress_rules(charts, values)]
     assert "/memory/v1" not in prefixes
     assert "/llm/v1" in prefixes
+
+
+def test_every_built_in_agent_has_its_own_deployment() -> None:
+    from agentic_platform.agents.registry import builtin_factories
+
+    values = yaml.safe_load(VALUES.read_text())
+    served_alone = {
+        entry.get("only") for entry in values["services"].values() if isinstance(entry, dict)
+    }
+    assert set(builtin_factories()) <= served_alone
