@@ -21,6 +21,18 @@ from agentic_platform.llm_gateway.service import LLMGateway
 from agentic_platform.state import PlatformState
 
 ACT_AS_HEADER = "X-Agentic-Act-As"
+ACT_AS_KEY_HEADER = "X-Agentic-Act-As-Key"
+"""The id of the API key the user called the platform with, sent along by the platform's own
+services so that key's model allowlist and plan follow the user's call to the next service."""
+
+
+def acting_headers(user: Principal) -> dict[str, str]:
+    """The headers a platform service sends to call another service for ``user``: who, and
+    with which API key the user came (so nothing the key forbids is reached through a
+    service)."""
+    if user.key_id is None:
+        return {ACT_AS_HEADER: user.id}
+    return {ACT_AS_HEADER: user.id, ACT_AS_KEY_HEADER: user.key_id}
 
 
 def platform(request: Request) -> PlatformState:
@@ -53,8 +65,52 @@ async def current_principal(request: Request) -> Principal:
         caller = await state.authenticator.authenticate(secret)
     acting_for = request.headers.get(ACT_AS_HEADER)
     if acting_for is None:
+        if ACT_AS_KEY_HEADER in request.headers:
+            raise PermissionDeniedError(
+                f"{ACT_AS_KEY_HEADER} is only accepted with {ACT_AS_HEADER}.",
+                code="act_as_not_allowed",
+            )
         return caller
-    return await _act_as(state, caller, acting_for)
+    acting = await _act_as(state, caller, acting_for)
+    users_key = request.headers.get(ACT_AS_KEY_HEADER)
+    if users_key is None:
+        return acting
+    if not _is_platform(caller, state):
+        raise PermissionDeniedError(
+            f"Only the platform's own services may send {ACT_AS_KEY_HEADER}.",
+            code="act_as_not_allowed",
+        )
+    return await _with_users_key(state, acting, users_key)
+
+
+async def _with_users_key(state: PlatformState, acting: Principal, key_id: str) -> Principal:
+    """A platform service calls for a user who came with API key ``key_id``: the call is as
+    that key's (its allowlist, its plan, its usage). If a team's service holds the key, the
+    call is that service's acting for the user, checked as if it had called here itself."""
+    holder = await state.authenticator.key_by_id(key_id)
+    if holder.id == state.platform_service_id:
+        return acting  # the platform's own key: nothing more to carry
+    if holder.id == acting.id:
+        return replace(
+            acting,
+            key_id=holder.key_id,
+            key_models=holder.key_models,
+            key_plan_id=holder.key_plan_id,
+        )
+    if not holder.is_service or holder.key_id is None:
+        raise PermissionDeniedError(
+            f"{ACT_AS_KEY_HEADER} names a key of another user.", code="act_as_not_allowed"
+        )
+    _check_team_service(holder, acting)
+    return replace(
+        acting,
+        key_id=holder.key_id,
+        acting_via=holder.id,
+        acting_roles=holder.roles,
+        key_models=holder.key_models,
+        key_plan_id=holder.key_plan_id,
+        acting_plan_id=holder.plan_id,
+    )
 
 
 async def _act_as(state: PlatformState, caller: Principal, user_id: str) -> Principal:

@@ -100,3 +100,28 @@ async def test_a_keys_model_allowlist_holds_inside_agent_runs(platform: Platform
         json={"principal_id": alice.id, "name": "calc", "allowed_models": ["calc-*"]},
     )
     assert (await User(platform, alice.id, wider["secret"]).ok(message="1 + 1"))["output"]
+
+
+async def test_a_keys_plan_and_usage_follow_its_agent_runs(platform: Platform) -> None:
+    """The run's model calls go to the gateway as the caller's key: the key's plan limits
+    them and the usage ledger puts them on the key."""
+    alice = await platform.user("alice")
+    plan = await platform.admin_call(
+        "POST", "/admin/v1/plans", json={"name": "one-run", "requests_per_minute": 2}
+    )
+    key = await platform.admin_call(
+        "POST",
+        "/admin/v1/keys",
+        json={"principal_id": alice.id, "name": "tight", "plan_id": plan["id"]},
+    )
+    limited = User(platform, alice.id, key["secret"])
+    assert len((await limited.ok(message="hello"))["steps"]) == 3  # two model calls
+    refused = await limited.invoke(message="hello again")
+    assert refused.status_code == 429, refused.text
+    assert (await alice.ok(message="her other key is not limited"))["output"]
+    await platform.state.metering.ledger.flush()
+    page = await platform.admin_call(
+        "GET", "/admin/v1/usage/records", params={"principal_id": alice.id}
+    )
+    on_key = [row["status"] for row in page["records"] if row["key_id"] == key["id"]]
+    assert sorted(on_key) == [200, 200, 429]

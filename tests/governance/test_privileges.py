@@ -161,3 +161,35 @@ async def test_a_service_cannot_act_for_another_service_account(platform: Platfo
         assert refused.status_code == 403, refused.text
         assert refused.json()["error"]["code"] == "act_as_not_allowed"
         assert "service account" in refused.json()["error"]["message"]
+
+
+async def test_only_the_platform_carries_a_users_key_and_only_as_that_key_allows(
+    platform: Platform,
+) -> None:
+    """``X-Agentic-Act-As-Key`` (a user's key carried along by a platform service) is refused
+    from anyone else, alone, or naming another user's key; from the platform the call is as
+    that key's."""
+    key_header = "X-Agentic-Act-As-Key"
+    service_secret = await _team_service(platform)
+    ann, ann_key, ann_secret = await platform.user_with_key("ann")
+    _, bob_key, _ = await platform.user_with_key("bob")
+    narrow = await platform.admin(
+        "POST", "/keys", json={"principal_id": ann, "name": "echo-only", "allowed_models": ["echo"]}
+    )
+    platform_key = platform.state.service_key
+    chat = {"model": "priced", "messages": [{"role": "user", "content": "hi"}]}
+    for caller, headers in [
+        (service_secret, {ACT_AS: ann, key_header: ann_key}),
+        (ann_secret, {key_header: ann_key}),
+        (platform_key, {ACT_AS: ann, key_header: bob_key}),
+    ]:
+        async with platform.client(caller, **headers) as http:
+            refused = await http.post("/llm/v1/chat/completions", json=chat)
+        assert refused.status_code == 403, (headers, refused.text)
+        assert refused.json()["error"]["code"] == "act_as_not_allowed"
+    async with platform.client(platform_key, **{ACT_AS: ann, key_header: narrow["id"]}) as http:
+        refused = await http.post("/llm/v1/chat/completions", json=chat)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["code"] == "model_not_allowed"
+        allowed = await http.post("/llm/v1/chat/completions", json={**chat, "model": "echo"})
+        assert allowed.status_code == 200, allowed.text

@@ -181,7 +181,6 @@ class RunContext:
                 f"(agents.max_steps is {self.limits.max_steps}).",
             )
         model = str(request.setdefault("model", self.model))
-        check_key_allows(self.principal, model)
         self.model_calls += 1
         record = self._open_step("model", model)
         started = time.perf_counter()
@@ -295,8 +294,9 @@ class RunContext:
 
 
 def check_key_allows(user: Principal, model: str) -> None:
-    """Refuse a model the caller's API key may not use: the run's calls reach the gateway
-    with the platform's service key, so the caller's key allowlist is applied here."""
+    """Refuse a model the caller's API key may not use (an agent asked for as the model
+    ``agent:<name>``; the run's own model calls carry the caller's key to the gateway, which
+    applies its allowlist and plan)."""
     if user.key_models is not None and not any(
         fnmatch.fnmatchcase(model, pattern) for pattern in user.key_models
     ):

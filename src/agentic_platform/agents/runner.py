@@ -46,7 +46,7 @@ from agentic_platform.clients.internal import (
     retrieval_client_for,
     service_target,
 )
-from agentic_platform.dependencies import ACT_AS_HEADER
+from agentic_platform.dependencies import acting_headers
 from agentic_platform.errors import (
     ConfigurationError,
     ModelNotFoundError,
@@ -198,7 +198,7 @@ class AgentRunner:
         return GatewayConnection(
             base_url=base_url.rstrip("/") + "/llm/v1",
             api_key=self._state.service_key,
-            headers={ACT_AS_HEADER: user.id},
+            headers=acting_headers(user),
             transport=transport,
         )
 

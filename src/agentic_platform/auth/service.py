@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentic_platform.auth.keys import (
@@ -47,6 +47,7 @@ class KeyAuthenticator:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self._keys: dict[str, _CachedKey] = {}
+        self._keys_by_id: dict[str, _CachedKey] = {}
         self._unknown: dict[str, float] = {}
         self._principals: dict[str, Principal | None] = {}
 
@@ -58,7 +59,17 @@ class KeyAuthenticator:
         if cached is None:
             if self._unknown.get(digest, 0.0) > time.monotonic():
                 raise AuthenticationError("Invalid API key.")
-            cached = await self._load(digest)
+            cached = await self._load(ApiKeyRow.secret_hash == digest, digest)
+        if cached.expires_at is not None and cached.expires_at <= utcnow():
+            raise AuthenticationError("The API key has expired.", code="expired_api_key")
+        return cached.principal
+
+    async def key_by_id(self, key_id: str) -> Principal:
+        """The principal an API key signs in as, found by the key's id (for a user's key
+        carried along by a platform service); refused like the key itself would be."""
+        cached = self._keys_by_id.get(key_id)
+        if cached is None:
+            cached = await self._load(ApiKeyRow.id == key_id)
         if cached.expires_at is not None and cached.expires_at <= utcnow():
             raise AuthenticationError("The API key has expired.", code="expired_api_key")
         return cached.principal
@@ -80,20 +91,28 @@ class KeyAuthenticator:
             for digest, entry in self._keys.items()
             if entry.principal.key_id not in key_ids and entry.principal.id not in principal_ids
         }
+        self._keys_by_id = {
+            key_id: entry
+            for key_id, entry in self._keys_by_id.items()
+            if key_id not in key_ids and entry.principal.id not in principal_ids
+        }
         for principal_id in principal_ids:
             self._principals.pop(principal_id, None)
         self._unknown.clear()
 
-    async def _load(self, digest: str) -> _CachedKey:
+    async def _load(self, which: ColumnElement[bool], digest: str | None = None) -> _CachedKey:
+        """The key ``which`` selects (by digest when ``digest`` is given, else by id)."""
         async with self._sessions() as session:
             row = (
                 await session.execute(
                     select(ApiKeyRow, PrincipalRow)
                     .join(PrincipalRow, PrincipalRow.id == ApiKeyRow.principal_id)
-                    .where(ApiKeyRow.secret_hash == digest)
+                    .where(which)
                 )
             ).first()
         if row is None:
+            if digest is None:
+                raise AuthenticationError("The API key the call was made with is unknown.")
             self._unknown[digest] = time.monotonic() + self.NEGATIVE_SECONDS
             if len(self._unknown) > 10_000:
                 self._unknown.clear()
@@ -111,7 +130,10 @@ class KeyAuthenticator:
             key_models=tuple(key.allowed_models) if key.allowed_models is not None else None,
         )
         cached = _CachedKey(principal, key.expires_at)
-        self._keys[digest] = cached
+        if digest is None:
+            self._keys_by_id[key.id] = cached
+        else:
+            self._keys[digest] = cached
         return cached
 
 

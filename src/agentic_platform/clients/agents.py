@@ -78,9 +78,9 @@ class AgentsClient(ApiClient):
 def agents_client_for(state: PlatformState, user: Principal) -> AgentsClient:
     """An agent API client whose runs are ``user``'s. Close it after use."""
     from agentic_platform.clients.internal import service_target
-    from agentic_platform.dependencies import ACT_AS_HEADER
+    from agentic_platform.dependencies import acting_headers
 
     base_url, transport = service_target(state, "agents")
     return AgentsClient(
-        base_url, state.service_key, transport=transport, headers={ACT_AS_HEADER: user.id}
+        base_url, state.service_key, transport=transport, headers=acting_headers(user)
     )

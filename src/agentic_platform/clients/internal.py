@@ -15,7 +15,7 @@ import httpx
 from agentic_platform.auth.principal import Principal
 from agentic_platform.clients.asgi import StreamingASGITransport
 from agentic_platform.clients.llm import LLMClient
-from agentic_platform.dependencies import ACT_AS_HEADER
+from agentic_platform.dependencies import acting_headers
 from agentic_platform.errors import ConfigurationError
 from agentic_platform.state import PlatformState
 
@@ -48,7 +48,7 @@ def llm_client_for(state: PlatformState, user: Principal) -> LLMClient:
         base_url,
         state.service_key,
         transport=transport,
-        headers={ACT_AS_HEADER: user.id},
+        headers=acting_headers(user),
     )
 
 
@@ -58,7 +58,7 @@ def retrieval_client_for(state: PlatformState, user: Principal) -> RetrievalClie
 
     base_url, transport = service_target(state, "retrieval")
     return RetrievalClient(
-        base_url, state.service_key, transport=transport, headers={ACT_AS_HEADER: user.id}
+        base_url, state.service_key, transport=transport, headers=acting_headers(user)
     )
 
 
@@ -71,5 +71,5 @@ def memory_client_for(state: PlatformState, user: Principal) -> MemoryClient:
         base_url,
         state.service_key,
         transport=transport,
-        headers={ACT_AS_HEADER: user.id},
+        headers=acting_headers(user),
     )
