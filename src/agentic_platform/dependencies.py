@@ -18,6 +18,7 @@ from agentic_platform.errors import (
 )
 from agentic_platform.governance.metering import Metering
 from agentic_platform.llm_gateway.service import LLMGateway
+from agentic_platform.logs import principal_id_var
 from agentic_platform.state import PlatformState
 
 ACT_AS_HEADER = "X-Agentic-Act-As"
@@ -52,9 +53,10 @@ async def current_principal(request: Request) -> Principal:
     else:
         caller = await state.authenticator.authenticate(secret)
     acting_for = request.headers.get(ACT_AS_HEADER)
-    if acting_for is None:
-        return caller
-    return await _act_as(state, caller, acting_for)
+    if acting_for is not None:
+        caller = await _act_as(state, caller, acting_for)
+    principal_id_var.set(caller.id)  # the middleware resets it when the request ends
+    return caller
 
 
 async def _act_as(state: PlatformState, caller: Principal, user_id: str) -> Principal:

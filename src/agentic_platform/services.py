@@ -35,6 +35,7 @@ async def _start_llm_gateway(state: PlatformState, stack: AsyncExitStack) -> Non
     gateway = LLMGateway(
         ModelCatalog(settings.models),
         Backoff(settings.gateway.retry_backoff_seconds, settings.gateway.retry_backoff_max_seconds),
+        state.telemetry.metrics,
     )
     stack.push_async_callback(gateway.aclose)
     state.llm = gateway

@@ -45,6 +45,7 @@ def llm_client_for(state: PlatformState, user: Principal) -> LLMClient:
         state.service_key,
         transport=transport,
         headers={ACT_AS_HEADER: user.id},
+        tracer=state.telemetry.tracer,
     )
 
 
@@ -54,7 +55,11 @@ def retrieval_client_for(state: PlatformState, user: Principal) -> RetrievalClie
 
     base_url, transport = _target(state, "retrieval")
     return RetrievalClient(
-        base_url, state.service_key, transport=transport, headers={ACT_AS_HEADER: user.id}
+        base_url,
+        state.service_key,
+        transport=transport,
+        headers={ACT_AS_HEADER: user.id},
+        tracer=state.telemetry.tracer,
     )
 
 
@@ -68,4 +73,5 @@ def memory_client_for(state: PlatformState, user: Principal) -> MemoryClient:
         state.service_key,
         transport=transport,
         headers={ACT_AS_HEADER: user.id},
+        tracer=state.telemetry.tracer,
     )
