@@ -54,6 +54,8 @@ async def _start_retrieval(state: PlatformState, stack: AsyncExitStack) -> None:
     service = RetrievalService(state, state.settings.retrieval)
     await service.jobs.recover()
     stack.push_async_callback(service.aclose)
+    if state.telemetry.metrics is not None:
+        state.telemetry.metrics.watch_queue("ingestion_jobs", lambda: service.jobs.in_flight)
     state.retrieval = service
 
 

@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from pydantic import SecretStr
 
 from agentic_platform.app import create_app
+from agentic_platform.llm_gateway.catalog import ModelEntry
 from agentic_platform.settings import AuthSettings, ServiceName, Settings
 from agentic_platform.testing.catalog import scripted_models
 from agentic_platform.testing.memory import memory_models
@@ -24,12 +25,19 @@ MakeSettings = Callable[..., Settings]
 
 @pytest.fixture
 def telemetry_settings(tmp_path: Path, admin_key: str) -> MakeSettings:
-    """Settings with telemetry on: ``telemetry_settings(services, **telemetry)``."""
+    """Settings with telemetry on: ``telemetry_settings(services, models=..., **telemetry)``
+    (every call shares one data directory unless given one: one database, one service key)."""
 
-    def make(services: Sequence[ServiceName] = ("llm-gateway",), **telemetry: Any) -> Settings:
+    def make(
+        services: Sequence[ServiceName] = ("llm-gateway",),
+        *,
+        models: Sequence[ModelEntry] = (),
+        data_dir: Path | None = None,
+        **telemetry: Any,
+    ) -> Settings:
         return Settings(
-            data_dir=tmp_path / f"data-{'-'.join(services)}",
-            models=[*scripted_models(), *memory_models()],
+            data_dir=data_dir or tmp_path / "data",
+            models=[*scripted_models(), *memory_models(), *models],
             auth=AuthSettings(bootstrap_admin_key=SecretStr(admin_key)),
             log_requests=False,
             services=list(services),

@@ -85,6 +85,11 @@ class IngestJobs:
         self._tasks: dict[asyncio.Task[None], str] = {}
         self._running = asyncio.Semaphore(settings.max_concurrent_jobs)
 
+    @property
+    def in_flight(self) -> int:
+        """Jobs of this process queued or running."""
+        return len(self._tasks)
+
     async def recover(self) -> None:
         """Mark jobs a stopped process left running as failed."""
         async with self._sessions.begin() as session:
