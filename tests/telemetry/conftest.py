@@ -14,10 +14,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from pydantic import SecretStr
 
 from agentic_platform.app import create_app
-from agentic_platform.llm_gateway.catalog import ModelEntry
+from agentic_platform.llm_gateway.catalog import Deployment, ModelEntry
 from agentic_platform.settings import AuthSettings, ServiceName, Settings
 from agentic_platform.testing.catalog import scripted_models
 from agentic_platform.testing.memory import memory_models
+from agentic_platform.testing.redis_server import free_port
 from agentic_platform.testing.telemetry import record_spans
 
 MakeSettings = Callable[..., Settings]
@@ -76,3 +77,23 @@ def client_for(admin_key: str) -> Callable[[FastAPI], httpx.AsyncClient]:
         )
 
     return make
+
+
+@pytest.fixture
+def flaky_model() -> ModelEntry:
+    """An alias whose first deployment is down (nothing listens there) and whose second
+    answers: every call fails over once."""
+    return ModelEntry(
+        alias="flaky",
+        capabilities={"chat"},
+        deployments=[
+            Deployment(
+                provider="openai",
+                model="gpt-down",
+                api_base=f"http://127.0.0.1:{free_port()}/v1",
+                api_key="sk-upstream-never-shown",
+                max_retries=0,
+            ),
+            Deployment(provider="test", model="echo", input_price_per_mtok=2_000_000.0),
+        ],
+    )
