@@ -21,7 +21,7 @@ from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 
-from bench.gateway import load, machine, procs, targets, ttft
+from bench.gateway import load, machine, procs, targets, telemetry_cost, ttft
 from bench.gateway.report import (
     REDIS_SECTION,
     SECTION,
@@ -52,6 +52,18 @@ def _args() -> argparse.Namespace:
         "--limits-url",
         default="memory://",
         help="the gateway's counter store: memory:// (in-process) or redis://host:port/db",
+    )
+    parser.add_argument(
+        "--telemetry",
+        action="store_true",
+        help="measure instead what telemetry costs: the gateway with it off and on, side by "
+        "side, exporting to a local collector (bench/gateway/telemetry_cost.py)",
+    )
+    parser.add_argument(
+        "--telemetry-sampling",
+        type=float,
+        default=0.1,
+        help="with --telemetry: the sampling ratio of the third gateway",
     )
     parser.add_argument(
         "--wait-quiet",
@@ -213,6 +225,33 @@ def _measure_all(
     return (results["direct"], results["gateway"], litellm), litellm_version
 
 
+def _telemetry_cost(
+    args: argparse.Namespace, logs: Path, notes: list[str], others: machine.OtherLoad
+) -> None:
+    context = _context(args, None)
+    context["setup_rounds"] = (
+        f"Throughput: {load.tool()}, {args.connections} keep-alive connections, "
+        f"{args.warmup:g} s of warm-up each, then {args.rounds} turns adding up to "
+        f"{args.seconds} s each, a different gateway first each turn. Latency: the open-loop "
+        f"generator at {args.rate:g} req/s, {args.rounds} turns adding up to {args.seconds} s "
+        "each."
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-telemetry-") as tmp:
+        body = telemetry_cost.run(args, logs, Path(tmp), context)
+    context["other_cores"] = round(others.cores(), 2)
+    if context["other_cores"] >= 0.25:
+        notes.append(
+            f"Other processes used {context['other_cores']:g} cores on average during this run."
+        )
+    print(f"\n{body}")
+    print(f"\nraw results and server logs: {logs.relative_to(REPO)}")
+    if not args.no_docs:
+        command = f"`python -m bench.gateway {shlex.join(sys.argv[1:])}`"
+        text = telemetry_cost.section(body, command, context, notes)
+        write_section(DOC, text, title=telemetry_cost.TITLE)
+        print(f"updated {DOC.relative_to(REPO)}")
+
+
 def main() -> None:
     args = _args()
     if load.tool() == "python":
@@ -223,6 +262,9 @@ def main() -> None:
     if args.wait_quiet > 0:
         machine.wait_until_quiet(args.wait_quiet)
     others = machine.OtherLoad().start()
+    if args.telemetry:
+        _telemetry_cost(args, logs, notes, others)
+        return
     results, litellm_version = _measure_all(args, logs, notes)
     context = _context(args, litellm_version)
     other_cores = round(others.cores(), 2)

@@ -89,11 +89,19 @@ def generate_key() -> str:
 
 
 def start_gateway(
-    upstream: Target, work: Path, logs: Path, *, limits_url: str = "memory://"
+    upstream: Target,
+    work: Path,
+    logs: Path,
+    *,
+    limits_url: str = "memory://",
+    name: str = "gateway",
+    settings: dict[str, str] | None = None,
 ) -> Target:
-    data = work / "gateway-data"
+    """The gateway as ``name`` (its log, data and results go by that name), with more
+    ``AGENTIC_*`` settings on top of the benchmark's (e.g. telemetry on)."""
+    data = work / f"{name}-data"
     data.mkdir(parents=True, exist_ok=True)
-    config = work / "gateway.yaml"
+    config = work / f"{name}.yaml"
     config.write_text(
         "models:\n"
         f"  - alias: {ALIAS}\n"
@@ -114,12 +122,11 @@ def start_gateway(
         "AGENTIC_HOST": "127.0.0.1",
         "AGENTIC_PORT": str(port),
         "AGENTIC_LIMITS__URL": limits_url,
+        **(settings or {}),
     }
     argv = [*_agentic_command(), "serve", "llm-gateway"]
-    server = procs.start("gateway", argv, port=port, env=env, logs=logs)
-    target = Target(
-        "gateway", server, "/llm/v1/chat/completions", {"Authorization": f"Bearer {key}"}
-    )
+    server = procs.start(name, argv, port=port, env=env, logs=logs)
+    target = Target(name, server, "/llm/v1/chat/completions", {"Authorization": f"Bearer {key}"})
     try:
         procs.wait_ready(server, "/healthz", timeout=60)
         _wait_chat(target, timeout=30)

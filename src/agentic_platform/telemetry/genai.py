@@ -154,23 +154,26 @@ class ModelCallSpan:
         cost_usd: float,
     ) -> None:
         span = self.span
+        outcome: dict[str, Any] = {
+            "gen_ai.usage.input_tokens": input_tokens,
+            "gen_ai.usage.output_tokens": output_tokens,
+            "gen_ai.usage.cost": cost_usd,
+        }
         if deployment is not None:
-            span.set_attribute("gen_ai.provider.name", provider_name(deployment))
-            span.set_attribute("gen_ai.response.model", deployment.model)
-        span.set_attribute("gen_ai.usage.input_tokens", input_tokens)
-        span.set_attribute("gen_ai.usage.output_tokens", output_tokens)
-        span.set_attribute("gen_ai.usage.cost", cost_usd)
+            outcome["gen_ai.provider.name"] = provider_name(deployment)
+            outcome["gen_ai.response.model"] = deployment.model
         if self._finish_reasons:
-            span.set_attribute("gen_ai.response.finish_reasons", self._finish_reasons)
+            outcome["gen_ai.response.finish_reasons"] = self._finish_reasons
         if self._streamed_text:
             text = "".join(self._streamed_text)
             parts = [{"type": "text", "content": text}]
             reason = self._finish_reasons[-1] if self._finish_reasons else None
             message = {"role": "assistant", "parts": parts, "finish_reason": reason}
-            span.set_attribute("gen_ai.output.messages", orjson.dumps([message]).decode())
+            outcome["gen_ai.output.messages"] = orjson.dumps([message]).decode()
         if error_type is not None or status >= 400:
-            span.set_attribute("error.type", error_type or str(status))
+            outcome["error.type"] = error_type or str(status)
             span.set_status(Status(StatusCode.ERROR))
+        span.set_attributes(outcome)  # one lock and one pass, not one per attribute
         span.end()
 
 

@@ -85,11 +85,17 @@ def route_of(scope: Mapping[str, Any], direct: bool) -> str:
 def end_server_span(span: Span, method: str, status: int, route: str) -> None:
     if span.is_recording():
         span.update_name(f"{method} {route}")
-        span.set_attribute("http.route", route)
-        span.set_attribute("http.response.status_code", status)
         if status >= 500:
-            span.set_attribute("error.type", str(status))
             span.set_status(Status(StatusCode.ERROR))
+            span.set_attributes(
+                {
+                    "http.route": route,
+                    "http.response.status_code": status,
+                    "error.type": str(status),
+                }
+            )
+        else:
+            span.set_attributes({"http.route": route, "http.response.status_code": status})
     span.end()
 
 
