@@ -172,6 +172,31 @@ def _start_all(
     return [direct, gateway, litellm], version
 
 
+def load_rounds(
+    running: list[targets.Target], args: argparse.Namespace, work: Path
+) -> tuple[dict[str, load.Throughput], dict[str, dict[str, object]]]:
+    """Throughput, then latency at a fixed rate, every target taking turns in both."""
+    names = ", ".join(t.name for t in running)
+    print(f"throughput at {args.connections} connections, in turns: {names}...", flush=True)
+    throughput = load.throughput_rounds(
+        running,
+        connections=args.connections,
+        seconds=args.seconds,
+        warmup=args.warmup,
+        rounds=args.rounds,
+        work=work,
+    )
+    print(f"latency at {args.rate:g} req/s, in turns...", flush=True)
+    latency = load.rate_rounds(
+        running,
+        rate=args.rate,
+        seconds=args.seconds,
+        rounds=args.rounds,
+        connections=args.connections,
+    )
+    return throughput, latency
+
+
 def _measure(
     running: list[targets.Target], args: argparse.Namespace, work: Path
 ) -> dict[str, Measured]:
@@ -182,26 +207,9 @@ def _measure(
         samplers = {
             t.name: sampling.enter_context(procs.RssSampler(t.server.process.pid)) for t in running
         }
-        names = ", ".join(t.name for t in running)
-        print(f"throughput at {args.connections} connections, in turns: {names}...", flush=True)
-        rounds = load.throughput_rounds(
-            running,
-            connections=args.connections,
-            seconds=args.seconds,
-            warmup=args.warmup,
-            rounds=args.rounds,
-            work=work,
-        )
+        rounds, latencies = load_rounds(running, args, work)
         for name, measured in rounds.items():
             results[name].throughput = measured
-        print(f"latency at {args.rate:g} req/s, in turns...", flush=True)
-        latencies = load.rate_rounds(
-            running,
-            rate=args.rate,
-            seconds=args.seconds,
-            rounds=args.rounds,
-            connections=args.connections,
-        )
         for name, measured_rate in latencies.items():
             results[name].rate = measured_rate
     for name, sampler in samplers.items():
@@ -237,7 +245,7 @@ def _telemetry_cost(
         "each."
     )
     with tempfile.TemporaryDirectory(prefix="bench-telemetry-") as tmp:
-        body = telemetry_cost.run(args, logs, Path(tmp), context)
+        body = telemetry_cost.run(args, logs, Path(tmp), context, load_rounds)
     context["other_cores"] = round(others.cores(), 2)
     if context["other_cores"] >= 0.25:
         notes.append(

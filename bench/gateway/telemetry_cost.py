@@ -13,12 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench.gateway import load, procs, targets
+from bench.gateway import procs, targets
 
 TITLE = "## LLM gateway: cost of telemetry (bench/gateway --telemetry)"
 THROUGHPUT_LOSS_TARGET = 0.10
@@ -64,27 +65,6 @@ def start_all(
         stack.callback(gateway.server.stop)
         running.append(gateway)
     return running, collector
-
-
-def measure(running: list[targets.Target], args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    print(f"throughput at {args.connections} connections, in turns...", flush=True)
-    throughput = load.throughput_rounds(
-        running,
-        connections=args.connections,
-        seconds=args.seconds,
-        warmup=args.warmup,
-        rounds=args.rounds,
-        work=work,
-    )
-    print(f"latency at {args.rate:g} req/s, in turns...", flush=True)
-    latency = load.rate_rounds(
-        running,
-        rate=args.rate,
-        seconds=args.seconds,
-        rounds=args.rounds,
-        connections=args.connections,
-    )
-    return {"throughput": throughput, "latency": latency}
 
 
 def _collected(collector: procs.Server) -> dict[str, int]:
@@ -140,10 +120,19 @@ def table(results: dict[str, Any], counts: dict[str, int], args: argparse.Namesp
     return "\n".join([*header, *rows])
 
 
-def run(args: argparse.Namespace, logs: Path, work: Path, context: dict[str, Any]) -> str:
+def run(
+    args: argparse.Namespace,
+    logs: Path,
+    work: Path,
+    context: dict[str, Any],
+    load_rounds: Callable[..., tuple[dict[str, Any], dict[str, Any]]],
+) -> str:
+    """Start everything, measure with ``load_rounds`` (the main benchmark's), return the
+    table; the raw figures go to ``logs``."""
     with ExitStack() as stack:
         running, collector = start_all(args, work, logs, stack)
-        results = measure(running, args, work)
+        throughput, latency = load_rounds(running, args, work)
+        results = {"throughput": throughput, "latency": latency}
         counts = _collected(collector)
     body = table(results, counts, args)
     raw = {

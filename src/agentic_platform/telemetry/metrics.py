@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 InstrumentKind = Literal["histogram", "counter", "gauge"]
+M = TypeVar("M", Histogram, Counter)
 
 TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304)
 OPERATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48)
@@ -137,22 +138,42 @@ def _counter(spec: Instrument, registry: CollectorRegistry) -> Counter:
     return Counter(spec.prometheus_name, spec.description, spec.labels, registry=registry)
 
 
+class _Series(Generic[M]):
+    """A metric's children by label values, looked up in a plain dict: ``labels()`` checks
+    and converts its arguments and takes a lock on every call, twice the cost of the
+    observation itself."""
+
+    __slots__ = ("_children", "_metric")
+    _metric: M
+    _children: dict[tuple[str, ...], M]
+
+    def __init__(self, metric: M) -> None:
+        self._metric = metric
+        self._children = {}
+
+    def __call__(self, *values: str) -> M:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self._metric.labels(*values)
+        return child
+
+
 class PlatformMetrics:
     """The instruments of one process; every method is safe to call on the hot path."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        self._tokens = _histogram(TOKEN_USAGE, TOKEN_BUCKETS, self.registry)
-        self._operations = _histogram(OPERATION_DURATION, OPERATION_BUCKETS, self.registry)
-        self._http = _histogram(HTTP_DURATION, HTTP_BUCKETS, self.registry)
-        self._rejections = _counter(REJECTIONS, self.registry)
-        self._spend = _counter(SPEND, self.registry)
-        self._upstream_errors = _counter(UPSTREAM_ERRORS, self.registry)
+        self._tokens = _Series(_histogram(TOKEN_USAGE, TOKEN_BUCKETS, self.registry))
+        self._operations = _Series(_histogram(OPERATION_DURATION, OPERATION_BUCKETS, self.registry))
+        self._http = _Series(_histogram(HTTP_DURATION, HTTP_BUCKETS, self.registry))
+        self._rejections = _Series(_counter(REJECTIONS, self.registry))
+        self._spend = _Series(_counter(SPEND, self.registry))
+        self._upstream_errors = _Series(_counter(UPSTREAM_ERRORS, self.registry))
         self._queues = _QueueDepths()
         self.registry.register(self._queues)
 
     def http_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self._http.labels(method, route, str(status)).observe(seconds)
+        self._http(method, route, str(status)).observe(seconds)
 
     def model_call(
         self,
@@ -166,21 +187,21 @@ class PlatformMetrics:
         cost_usd: float,
     ) -> None:
         """One settled gateway call: its duration, tokens and spend."""
-        self._operations.labels(operation, provider, model, error_type or "").observe(seconds)
+        self._operations(operation, provider, model, error_type or "").observe(seconds)
         if input_tokens:
-            self._tokens.labels(operation, provider, model, "input").observe(input_tokens)
+            self._tokens(operation, provider, model, "input").observe(input_tokens)
         if output_tokens:
-            self._tokens.labels(operation, provider, model, "output").observe(output_tokens)
+            self._tokens(operation, provider, model, "output").observe(output_tokens)
         if cost_usd > 0:
-            self._spend.labels(provider, model).inc(cost_usd)
+            self._spend(provider, model).inc(cost_usd)
 
     def rejection(self, code: str | None, model: str) -> None:
         """A call a limit refused (429), by its error code."""
         reason = _REJECTION_REASONS.get(code or "", "rate_limit")
-        self._rejections.labels(reason, model).inc()
+        self._rejections(reason, model).inc()
 
     def upstream_error(self, provider: str, error_type: str) -> None:
-        self._upstream_errors.labels(provider, error_type).inc()
+        self._upstream_errors(provider, error_type).inc()
 
     def watch_queue(self, name: str, depth: Callable[[], int]) -> None:
         """Report ``depth()`` as the depth of queue ``name`` whenever metrics are read."""
