@@ -21,7 +21,7 @@ from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 
-from bench.gateway import load, machine, procs, targets, ttft
+from bench.gateway import load, machine, procs, targets, telemetry_cost, ttft
 from bench.gateway.report import (
     NO_JOURNAL_SECTION,
     REDIS_SECTION,
@@ -58,6 +58,18 @@ def _args() -> argparse.Namespace:
         "--no-journal",
         action="store_true",
         help="run the gateway with the usage journal off (to measure what it costs)",
+    )
+    parser.add_argument(
+        "--telemetry",
+        action="store_true",
+        help="measure instead what telemetry costs: the gateway with it off and on, side by "
+        "side, exporting to a local collector (bench/gateway/telemetry_cost.py)",
+    )
+    parser.add_argument(
+        "--telemetry-sampling",
+        type=float,
+        default=0.1,
+        help="with --telemetry: the sampling ratio of the third gateway",
     )
     parser.add_argument(
         "--wait-quiet",
@@ -174,6 +186,31 @@ def _start_all(
     return [direct, gateway, litellm], version
 
 
+def load_rounds(
+    running: list[targets.Target], args: argparse.Namespace, work: Path
+) -> tuple[dict[str, load.Throughput], dict[str, dict[str, object]]]:
+    """Throughput, then latency at a fixed rate, every target taking turns in both."""
+    names = ", ".join(t.name for t in running)
+    print(f"throughput at {args.connections} connections, in turns: {names}...", flush=True)
+    throughput = load.throughput_rounds(
+        running,
+        connections=args.connections,
+        seconds=args.seconds,
+        warmup=args.warmup,
+        rounds=args.rounds,
+        work=work,
+    )
+    print(f"latency at {args.rate:g} req/s, in turns...", flush=True)
+    latency = load.rate_rounds(
+        running,
+        rate=args.rate,
+        seconds=args.seconds,
+        rounds=args.rounds,
+        connections=args.connections,
+    )
+    return throughput, latency
+
+
 def _measure(
     running: list[targets.Target], args: argparse.Namespace, work: Path
 ) -> dict[str, Measured]:
@@ -184,26 +221,9 @@ def _measure(
         samplers = {
             t.name: sampling.enter_context(procs.RssSampler(t.server.process.pid)) for t in running
         }
-        names = ", ".join(t.name for t in running)
-        print(f"throughput at {args.connections} connections, in turns: {names}...", flush=True)
-        rounds = load.throughput_rounds(
-            running,
-            connections=args.connections,
-            seconds=args.seconds,
-            warmup=args.warmup,
-            rounds=args.rounds,
-            work=work,
-        )
+        rounds, latencies = load_rounds(running, args, work)
         for name, measured in rounds.items():
             results[name].throughput = measured
-        print(f"latency at {args.rate:g} req/s, in turns...", flush=True)
-        latencies = load.rate_rounds(
-            running,
-            rate=args.rate,
-            seconds=args.seconds,
-            rounds=args.rounds,
-            connections=args.connections,
-        )
         for name, measured_rate in latencies.items():
             results[name].rate = measured_rate
     for name, sampler in samplers.items():
@@ -234,6 +254,33 @@ def _title(args: argparse.Namespace) -> str:
     return SECTION if args.limits_url.startswith("memory://") else REDIS_SECTION
 
 
+def _telemetry_cost(
+    args: argparse.Namespace, logs: Path, notes: list[str], others: machine.OtherLoad
+) -> None:
+    context = _context(args, None)
+    context["setup_rounds"] = (
+        f"Throughput: {load.tool()}, {args.connections} keep-alive connections, "
+        f"{args.warmup:g} s of warm-up each, then {args.rounds} turns adding up to "
+        f"{args.seconds} s each, a different gateway first each turn. Latency: the open-loop "
+        f"generator at {args.rate:g} req/s, {args.rounds} turns adding up to {args.seconds} s "
+        "each."
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-telemetry-") as tmp:
+        body = telemetry_cost.run(args, logs, Path(tmp), context, load_rounds)
+    context["other_cores"] = round(others.cores(), 2)
+    if context["other_cores"] >= 0.25:
+        notes.append(
+            f"Other processes used {context['other_cores']:g} cores on average during this run."
+        )
+    print(f"\n{body}")
+    print(f"\nraw results and server logs: {logs.relative_to(REPO)}")
+    if not args.no_docs:
+        command = f"`python -m bench.gateway {shlex.join(sys.argv[1:])}`"
+        text = telemetry_cost.section(body, command, context, notes)
+        write_section(DOC, text, title=telemetry_cost.TITLE)
+        print(f"updated {DOC.relative_to(REPO)}")
+
+
 def main() -> None:
     args = _args()
     if load.tool() == "python":
@@ -244,6 +291,9 @@ def main() -> None:
     if args.wait_quiet > 0:
         machine.wait_until_quiet(args.wait_quiet)
     others = machine.OtherLoad().start()
+    if args.telemetry:
+        _telemetry_cost(args, logs, notes, others)
+        return
     results, litellm_version = _measure_all(args, logs, notes)
     context = _context(args, litellm_version)
     other_cores = round(others.cores(), 2)

@@ -95,12 +95,16 @@ def start_gateway(
     *,
     limits_url: str = "memory://",
     journal: bool = True,
+    name: str = "gateway",
+    settings: dict[str, str] | None = None,
 ) -> Target:
-    """The gateway on ``upstream``; ``journal=False`` turns the usage journal off
-    (``AGENTIC_GOVERNANCE__LEDGER_JOURNAL``), to measure what it costs."""
-    data = work / "gateway-data"
+    """The gateway on ``upstream`` as ``name`` (its log, data and results go by that name),
+    with more ``AGENTIC_*`` settings on top of the benchmark's (e.g. telemetry on);
+    ``journal=False`` turns the usage journal off (``AGENTIC_GOVERNANCE__LEDGER_JOURNAL``), to
+    measure what it costs."""
+    data = work / f"{name}-data"
     data.mkdir(parents=True, exist_ok=True)
-    config = work / "gateway.yaml"
+    config = work / f"{name}.yaml"
     config.write_text(
         "models:\n"
         f"  - alias: {ALIAS}\n"
@@ -122,12 +126,11 @@ def start_gateway(
         "AGENTIC_PORT": str(port),
         "AGENTIC_LIMITS__URL": limits_url,
         "AGENTIC_GOVERNANCE__LEDGER_JOURNAL": "true" if journal else "false",
+        **(settings or {}),
     }
     argv = [*_agentic_command(), "serve", "llm-gateway"]
-    server = procs.start("gateway", argv, port=port, env=env, logs=logs)
-    target = Target(
-        "gateway", server, "/llm/v1/chat/completions", {"Authorization": f"Bearer {key}"}
-    )
+    server = procs.start(name, argv, port=port, env=env, logs=logs)
+    target = Target(name, server, "/llm/v1/chat/completions", {"Authorization": f"Bearer {key}"})
     try:
         procs.wait_ready(server, "/healthz", timeout=60)
         _wait_chat(target, timeout=30)

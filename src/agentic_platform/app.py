@@ -34,6 +34,9 @@ from agentic_platform.limits import counter_store_from_url
 from agentic_platform.services import SERVICES
 from agentic_platform.settings import ALL_SERVICES, ServiceName, Settings
 from agentic_platform.state import PlatformState
+from agentic_platform.telemetry.database import trace_statements
+from agentic_platform.telemetry.router import router as metrics_router
+from agentic_platform.telemetry.runtime import start_telemetry
 from agentic_platform.web.errors import install_error_handlers
 from agentic_platform.web.health import router as health_router
 from agentic_platform.web.middleware import RequestContextMiddleware
@@ -52,7 +55,7 @@ def create_app(settings: Settings, services: Sequence[ServiceName] | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             try:
-                state = await _start_core(settings, stack, app)
+                state = await _start_core(settings, stack, app, chosen)
                 state.running_services = tuple(chosen)
                 app.state.platform = state
                 for name in chosen:
@@ -74,6 +77,8 @@ def create_app(settings: Settings, services: Sequence[ServiceName] | None = None
     install_error_handlers(app)
     install_openapi(app, settings.oidc)
     app.include_router(health_router)
+    if settings.telemetry.serves_metrics_on_app:
+        app.include_router(metrics_router)
     for name in chosen:
         for router in SERVICES[name].routers():
             app.include_router(router)
@@ -85,15 +90,21 @@ def create_app(settings: Settings, services: Sequence[ServiceName] | None = None
     return app
 
 
-async def _start_core(settings: Settings, stack: AsyncExitStack, app: FastAPI) -> PlatformState:
+async def _start_core(
+    settings: Settings, stack: AsyncExitStack, app: FastAPI, services: Sequence[str]
+) -> PlatformState:
     url = settings.effective_database_url
     await asyncio.to_thread(
         secure_data_dir, settings.data_dir, [settings.admin_key_file, settings.service_key_file]
     )
     if settings.auto_migrate:
         await upgrade(url)
+    telemetry = start_telemetry(settings, services)
+    stack.push_async_callback(telemetry.aclose)  # last out: flushes what the others traced
     engine = create_engine(url)
     stack.push_async_callback(engine.dispose)
+    if telemetry.tracer is not None and telemetry.database_spans:
+        trace_statements(engine, telemetry.tracer)
     sessions = session_factory(engine)
     identities = IdentityStore(sessions)
     new_admin_key = await ensure_admin_key(settings, identities)
@@ -111,6 +122,7 @@ async def _start_core(settings: Settings, stack: AsyncExitStack, app: FastAPI) -
         service_key=service_key,
         platform_service_id=service_principal.id,
         app=app,
+        telemetry=telemetry,
     )
     state.readiness["database"] = lambda: ping(engine)
     state.metering = await _start_governance(settings, stack, state)
@@ -153,7 +165,15 @@ async def _start_governance(
         now = time.time()
         restored = await governor.restore(await open_window_spend(sessions, now), now)
         logger.info("limit counters restored from the usage ledger", extra={"counters": restored})
-    return Metering(governor, ledger, settings.governance.default_output_reservation)
+    metrics = state.telemetry.metrics
+    if metrics is not None:
+        metrics.watch_queue("ledger", lambda: ledger.pending)
+    return Metering(
+        governor,
+        ledger,
+        settings.governance.default_output_reservation,
+        telemetry=state.telemetry,
+    )
 
 
 async def _start_ledger(

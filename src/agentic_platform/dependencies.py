@@ -18,6 +18,7 @@ from agentic_platform.errors import (
 )
 from agentic_platform.governance.metering import Metering
 from agentic_platform.llm_gateway.service import LLMGateway
+from agentic_platform.logs import principal_id_var
 from agentic_platform.state import PlatformState
 
 ACT_AS_HEADER = "X-Agentic-Act-As"
@@ -70,17 +71,19 @@ async def current_principal(request: Request) -> Principal:
                 f"{ACT_AS_KEY_HEADER} is only accepted with {ACT_AS_HEADER}.",
                 code="act_as_not_allowed",
             )
+        principal_id_var.set(caller.id)  # the middleware resets it when the request ends
         return caller
     acting = await _act_as(state, caller, acting_for)
     users_key = request.headers.get(ACT_AS_KEY_HEADER)
-    if users_key is None:
-        return acting
-    if not _is_platform(caller, state):
-        raise PermissionDeniedError(
-            f"Only the platform's own services may send {ACT_AS_KEY_HEADER}.",
-            code="act_as_not_allowed",
-        )
-    return await _with_users_key(state, acting, users_key)
+    if users_key is not None:
+        if not _is_platform(caller, state):
+            raise PermissionDeniedError(
+                f"Only the platform's own services may send {ACT_AS_KEY_HEADER}.",
+                code="act_as_not_allowed",
+            )
+        acting = await _with_users_key(state, acting, users_key)
+    principal_id_var.set(acting.id)
+    return acting
 
 
 async def _with_users_key(state: PlatformState, acting: Principal, key_id: str) -> Principal:

@@ -1,4 +1,5 @@
-"""JSON logs, one object a line, carrying the request id of the request being served."""
+"""JSON logs, one object a line, carrying the request id, the principal and the trace of
+the request being served."""
 
 from __future__ import annotations
 
@@ -9,10 +10,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from opentelemetry import trace
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
 )
+
+principal_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "principal_id", default=None
+)
+"""The principal the request being served is for (set once the caller is known)."""
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 _TRACEBACK = "Traceback (most recent call last)"
@@ -34,6 +41,13 @@ class JsonFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id:
             entry["request_id"] = request_id
+        principal_id = principal_id_var.get()
+        if principal_id:
+            entry["principal_id"] = principal_id
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            entry["trace_id"] = f"{span.trace_id:032x}"
+            entry["span_id"] = f"{span.span_id:016x}"
         if record.exc_info and record.exc_info[1] is not None:
             error = record.exc_info[1]
             entry["error"] = f"{type(error).__name__}: {error}"

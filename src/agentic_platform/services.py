@@ -35,6 +35,7 @@ async def _start_llm_gateway(state: PlatformState, stack: AsyncExitStack) -> Non
     gateway = LLMGateway(
         ModelCatalog(settings.models),
         Backoff(settings.gateway.retry_backoff_seconds, settings.gateway.retry_backoff_max_seconds),
+        state.telemetry.metrics,
     )
     stack.push_async_callback(gateway.aclose)
     state.llm = gateway
@@ -53,6 +54,8 @@ async def _start_retrieval(state: PlatformState, stack: AsyncExitStack) -> None:
     service = RetrievalService(state, state.settings.retrieval)
     stack.push_async_callback(service.aclose)
     await service.jobs.recover()
+    if state.telemetry.metrics is not None:
+        state.telemetry.metrics.watch_queue("ingestion_jobs", lambda: service.jobs.in_flight)
     state.retrieval = service
 
 

@@ -32,6 +32,7 @@ from pydantic_settings import (
 from agentic_platform.auth.oidc_settings import OIDCSettings
 from agentic_platform.errors import ConfigurationError
 from agentic_platform.llm_gateway.catalog import ModelEntry, default_models
+from agentic_platform.telemetry.settings import TelemetrySettings
 
 ServiceName = Literal["llm-gateway", "memory", "retrieval", "agents"]
 ALL_SERVICES: tuple[ServiceName, ...] = ("llm-gateway", "memory", "retrieval", "agents")
@@ -445,6 +446,7 @@ class Settings(BaseSettings):
     memory: MemorySettings = Field(default_factory=MemorySettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     agents: AgentsSettings = Field(default_factory=AgentsSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 
     @classmethod
     def settings_customise_sources(

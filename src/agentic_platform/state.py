@@ -15,6 +15,7 @@ from agentic_platform.auth.service import IdentityStore, KeyAuthenticator
 from agentic_platform.governance.metering import Metering
 from agentic_platform.llm_gateway.service import LLMGateway
 from agentic_platform.settings import Settings
+from agentic_platform.telemetry.runtime import Telemetry
 
 if TYPE_CHECKING:
     from agentic_platform.agents.service import AgentService
@@ -40,6 +41,8 @@ class PlatformState:
     """The app itself, so services in this process call each other through an in-process
     transport (the same typed clients that cross the network in Kubernetes)."""
     metering: Metering | None = None
+    telemetry: Telemetry = field(default_factory=Telemetry)
+    """Tracer and metrics (both None while telemetry is off)."""
     oidc: OIDCVerifier | None = None
     external: ExternalPrincipals = field(init=False)
     llm: LLMGateway | None = None

@@ -1,7 +1,7 @@
 """What every typed client of the platform shares: one httpx client on one API's path, as one
 API key (plus any headers, e.g. a service's ``X-Agentic-Act-As``), over the network or
-in-process (an httpx ``ASGITransport``), and the platform's error envelope raised as an
-exception."""
+in-process (an httpx ``ASGITransport``), the platform's error envelope raised as an
+exception, and, given a tracer, a client span and a ``traceparent`` on every call."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from typing import ClassVar, Self
 
 import httpx
 import orjson
+from opentelemetry.trace import Tracer
 
 from agentic_platform.errors import PlatformError
+from agentic_platform.telemetry.http import TracedTransport
 
 
 def raise_for(response: httpx.Response, error: type[PlatformError]) -> None:
@@ -46,7 +48,10 @@ class ApiClient:
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float | None = None,
         headers: dict[str, str] | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
+        if tracer is not None:
+            transport = TracedTransport(transport or httpx.AsyncHTTPTransport(), tracer)
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + self.api,
             headers={"Authorization": f"Bearer {api_key}", **(headers or {})},

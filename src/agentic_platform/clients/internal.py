@@ -49,6 +49,7 @@ def llm_client_for(state: PlatformState, user: Principal) -> LLMClient:
         state.service_key,
         transport=transport,
         headers=acting_headers(user),
+        tracer=state.telemetry.tracer,
     )
 
 
@@ -58,7 +59,11 @@ def retrieval_client_for(state: PlatformState, user: Principal) -> RetrievalClie
 
     base_url, transport = service_target(state, "retrieval")
     return RetrievalClient(
-        base_url, state.service_key, transport=transport, headers=acting_headers(user)
+        base_url,
+        state.service_key,
+        transport=transport,
+        headers=acting_headers(user),
+        tracer=state.telemetry.tracer,
     )
 
 
@@ -72,4 +77,5 @@ def memory_client_for(state: PlatformState, user: Principal) -> MemoryClient:
         state.service_key,
         transport=transport,
         headers=acting_headers(user),
+        tracer=state.telemetry.tracer,
     )

@@ -9,7 +9,12 @@ or the local model's running count); otherwise they are counted here
 (:func:`prompt_estimate`, :func:`output_estimate`), on the high side, and priced at the
 deployment that served the call (the priciest of the alias when that is not known). A
 non-streamed call that timed out upstream settles its prompt too: the upstream was still
-generating, and bills for it."""
+generating, and bills for it.
+
+With telemetry on, each call is also a ``chat {model}`` / ``embeddings {model}`` span
+(:mod:`agentic_platform.telemetry.genai`), ended when the call settles, and its duration,
+tokens and spend are recorded as metrics at the same moment; a refusal counts as a
+rejection."""
 
 from __future__ import annotations
 
@@ -35,6 +40,8 @@ from agentic_platform.llm_gateway.schemas import (
     Usage,
 )
 from agentic_platform.logs import request_id_var
+from agentic_platform.telemetry.genai import ModelCallSpan, provider_name, start_model_call
+from agentic_platform.telemetry.runtime import Telemetry
 
 CHARS_PER_TOKEN = 3
 """Characters counted as one token where the provider reports no usage. Tokenizers average
@@ -103,6 +110,8 @@ class MeteredCall:
     streamed: bool
     started: float
     done: bool = False
+    span: ModelCallSpan | None = None
+    """The call's span while telemetry records it; the router adds the answer to it."""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -188,6 +197,20 @@ class MeteredCall:
             )
         )
         self.metering.governor.settle(self.ticket, input_tokens, output_tokens, cost)
+        if self.span is not None:
+            self.span.end(status, error_type, deployment, input_tokens, output_tokens, cost)
+        metrics = self.metering.telemetry.metrics
+        if metrics is not None:
+            metrics.model_call(
+                self.endpoint,
+                provider_name(deployment) if deployment is not None else "",
+                self.entry.alias,
+                error_type if status >= 400 else None,
+                time.perf_counter() - self.started,
+                input_tokens,
+                output_tokens,
+                cost,
+            )
 
     async def watch(
         self, chunks: AsyncIterator[ChatCompletionChunk], deployment: Deployment
@@ -200,8 +223,11 @@ class MeteredCall:
         chars = chunks_out = 0
         status: int = 499
         error_type: str | None = "client_disconnected"
+        span = self.span
         try:
             async for chunk in chunks:
+                if span is not None:
+                    span.chunk(chunk)
                 if chunk.usage is not None:
                     usage = chunk.usage
                 elif chunk.choices:
@@ -246,11 +272,17 @@ def _output_chars(chunk: ChatCompletionChunk) -> int:
 
 class Metering:
     def __init__(
-        self, governor: UsageGovernor, ledger: UsageLedger, default_output_reservation: int = 1024
+        self,
+        governor: UsageGovernor,
+        ledger: UsageLedger,
+        default_output_reservation: int = 1024,
+        *,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.governor = governor
         self.ledger = ledger
         self.default_output_reservation = default_output_reservation
+        self.telemetry = telemetry or Telemetry()
 
     async def begin(
         self,
@@ -262,12 +294,24 @@ class Metering:
         streamed: bool,
     ) -> MeteredCall:
         started = time.perf_counter()
+        telemetry = self.telemetry
+        span = None
+        if telemetry.tracer is not None:
+            span = start_model_call(
+                telemetry.tracer, endpoint, request, principal.id, telemetry.capture_content
+            )
         try:
             ticket = await self.governor.admit(principal, entry.alias, estimate)
         except PlatformError as refusal:
             call = MeteredCall(
                 self, principal, endpoint, entry, request, Ticket(estimate), streamed, started
             )
-            await call.fail(refusal.status_code, refusal.code or refusal.error_type)
+            call.span = span
+            code = refusal.code or refusal.error_type
+            if telemetry.metrics is not None and refusal.status_code == 429:
+                telemetry.metrics.rejection(code, entry.alias)
+            await call.fail(refusal.status_code, code)
             raise
-        return MeteredCall(self, principal, endpoint, entry, request, ticket, streamed, started)
+        return MeteredCall(
+            self, principal, endpoint, entry, request, ticket, streamed, started, span=span
+        )

@@ -53,12 +53,17 @@ def _falls_back(error: UpstreamError) -> bool:
     return error.retryable or isinstance(error, UpstreamAuthError) or error.code == BAD_RESPONSE
 
 
+FailureObserver = Callable[[Deployment, UpstreamError], None]
+
+
 async def call_with_fallback(
     deployments: list[Deployment],
     attempt: Callable[[int, Deployment], Awaitable[T]],
     backoff: Backoff,
+    on_failure: FailureObserver | None = None,
 ) -> tuple[T, Deployment]:
-    """Run ``attempt(index, deployment)`` on each deployment in turn until one succeeds."""
+    """Run ``attempt(index, deployment)`` on each deployment in turn until one succeeds;
+    ``on_failure`` hears of every failed attempt (for metrics)."""
     last_error: UpstreamError | None = None  # built only on failure: this is the hot path
     for index, deployment in enumerate(deployments):
         for retry in range(deployment.max_retries + 1):
@@ -71,6 +76,8 @@ async def call_with_fallback(
                 )
             except UpstreamError as error:
                 last_error = error
+            if on_failure is not None:
+                on_failure(deployment, last_error)
             logger.warning(
                 "upstream call failed",
                 extra={

@@ -73,6 +73,8 @@ async def chat_completions(request: Request) -> Response:
     except PlatformError as error:
         await call.failed(error)
         raise
+    if call.span is not None:
+        call.span.completion(outcome.completion)
     await call.succeed(outcome.completion.usage, outcome.deployment)
     return json_response(outcome.completion, headers=call.headers)
 

@@ -8,8 +8,9 @@ import base64
 import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from agentic_platform.errors import UnsupportedFeatureError, UpstreamTimeoutError
+from agentic_platform.errors import UnsupportedFeatureError, UpstreamError, UpstreamTimeoutError
 from agentic_platform.llm_gateway.catalog import Deployment, ModelCatalog, ModelEntry
 from agentic_platform.llm_gateway.providers.base import ChatProvider, EmbeddingProvider
 from agentic_platform.llm_gateway.providers.registry import (
@@ -31,6 +32,10 @@ from agentic_platform.llm_gateway.schemas import (
     ModelList,
     UserMessage,
 )
+from agentic_platform.telemetry.genai import provider_name
+
+if TYPE_CHECKING:
+    from agentic_platform.telemetry.metrics import PlatformMetrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +69,13 @@ def _required_capabilities(request: ChatCompletionRequest) -> set[str]:
 class LLMGateway:
     """Owns one provider instance per deployment, built once at start-up."""
 
-    def __init__(self, catalog: ModelCatalog, backoff: Backoff) -> None:
+    def __init__(
+        self, catalog: ModelCatalog, backoff: Backoff, metrics: PlatformMetrics | None = None
+    ) -> None:
         self.catalog = catalog
         self._backoff = backoff
+        self._on_failure = self._count_failure if metrics is not None else None
+        self._metrics = metrics
         self._chat: dict[tuple[str, int], ChatProvider] = {}
         self._embedders: dict[tuple[str, int], EmbeddingProvider] = {}
         for entry in catalog:
@@ -83,6 +92,10 @@ class LLMGateway:
         ]
         for provider in providers:
             await provider.aclose()
+
+    def _count_failure(self, deployment: Deployment, error: UpstreamError) -> None:
+        if self._metrics is not None:
+            self._metrics.upstream_error(provider_name(deployment), error.code or error.error_type)
 
     def models(self) -> ModelList:
         return ModelList(data=[ModelCard(id=entry.alias) for entry in self.catalog])
@@ -103,7 +116,9 @@ class LLMGateway:
         async def attempt(index: int, _deployment: Deployment) -> ChatCompletion:
             return await self._chat[(entry.alias, index)].complete(request)
 
-        completion, deployment = await call_with_fallback(entry.deployments, attempt, self._backoff)
+        completion, deployment = await call_with_fallback(
+            entry.deployments, attempt, self._backoff, self._on_failure
+        )
         completion.model = entry.alias
         return ChatOutcome(completion, deployment)
 
@@ -126,7 +141,7 @@ class LLMGateway:
             return first, chunks
 
         (first, chunks), deployment = await call_with_fallback(
-            entry.deployments, attempt, self._backoff
+            entry.deployments, attempt, self._backoff, self._on_failure
         )
         return _relabel(first, chunks, entry.alias, deployment.timeout_seconds), deployment
 
@@ -136,7 +151,9 @@ class LLMGateway:
         async def attempt(index: int, _deployment: Deployment) -> EmbeddingResult:
             return await self._embedders[(entry.alias, index)].embed(request.texts)
 
-        result, deployment = await call_with_fallback(entry.deployments, attempt, self._backoff)
+        result, deployment = await call_with_fallback(
+            entry.deployments, attempt, self._backoff, self._on_failure
+        )
         if request.dimensions is not None and result.vectors:
             natural = len(result.vectors[0])
             if request.dimensions != natural:

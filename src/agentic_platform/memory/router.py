@@ -15,6 +15,7 @@ from agentic_platform.dependencies import current_principal, platform
 from agentic_platform.errors import InvalidRequestError, ServiceUnavailableError
 from agentic_platform.memory import examples, schemas
 from agentic_platform.memory.service import MemoryGateway
+from agentic_platform.telemetry.spans import memory_search_span
 from agentic_platform.web.bodies import body_schema, json_response, parse_body
 
 M = TypeVar("M", bound=BaseModel)
@@ -192,7 +193,12 @@ async def search_memories(request: Request, caller: Caller, memory: Memory) -> R
     """Hybrid (lexical + vector) search over the caller's memories and turns; every result
     carries the turns it came from."""
     query = await parse_body(request, schemas.SearchRequest)
-    return json_response(await memory.search(caller, query))
+    top_k = query.top_k or memory.settings.search_top_k
+    owner = query.user_id or caller.id
+    with memory_search_span(platform(request), owner, query.mode, top_k) as span:
+        found = await memory.search(caller, query)
+        span.set_attribute("agentic.memory.results", len(found.data))
+    return json_response(found)
 
 
 @router.get("/memories/{memory_id}", response_model=schemas.MemoryOut)

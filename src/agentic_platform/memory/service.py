@@ -277,6 +277,10 @@ async def start_memory(state: PlatformState, stack: AsyncExitStack) -> None:
     pipeline = SessionPipeline(state.sessions, sessions, index, client_for, settings)
     worker = MemoryWorker(pipeline, sessions, memories, index, settings)
     sessions.on_append = worker.notify
+    metrics = state.telemetry.metrics
+    if metrics is not None:
+        metrics.watch_queue("memory_indexing", lambda: worker.indexing.depth)
+        metrics.watch_queue("memory_extraction", lambda: worker.extracting.depth)
     worker.start()
     stack.push_async_callback(worker.aclose)
     state.memory = MemoryGateway(settings, sessions, memories, index, worker)

@@ -69,6 +69,11 @@ class SessionQueue:
             self._idle.set()
 
     @property
+    def depth(self) -> int:
+        """Sessions waiting (not counting those being processed)."""
+        return len(self._waiting)
+
+    @property
     def idle_now(self) -> bool:
         return self._idle.is_set()
 

@@ -130,6 +130,11 @@ class IngestJobs:
         self._running = asyncio.Semaphore(settings.max_concurrent_jobs)
         self._heartbeat: asyncio.Task[None] | None = None
 
+    @property
+    def in_flight(self) -> int:
+        """Jobs of this process queued or running."""
+        return len(self._tasks)
+
     async def recover(self) -> None:
         """At start: remove what interrupted writes left, take over the jobs whose lease
         lapsed, and keep doing both (and renewing this replica's leases) in the background."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,6 +13,7 @@ from agentic_platform.auth.principal import Principal
 from agentic_platform.dependencies import current_principal, platform
 from agentic_platform.errors import InvalidRequestError, ServiceUnavailableError
 from agentic_platform.retrieval import examples
+from agentic_platform.retrieval.models import KnowledgeBaseRow
 from agentic_platform.retrieval.schemas import (
     Document,
     DocumentList,
@@ -22,10 +24,12 @@ from agentic_platform.retrieval.schemas import (
     KnowledgeBaseCreate,
     KnowledgeBaseList,
     MultiRetrieveRequest,
+    RetrievedChunk,
     RetrieveRequest,
     RetrieveResponse,
 )
 from agentic_platform.retrieval.service import RetrievalService
+from agentic_platform.telemetry.spans import ingestion_span, retrieval_span
 from agentic_platform.web.bodies import body_schema, json_response, parse_body
 
 M = TypeVar("M", bound=BaseModel)
@@ -42,6 +46,20 @@ def retrieval_service(request: Request) -> RetrievalService:
 
 Caller = Annotated[Principal, Depends(current_principal)]
 Service = Annotated[RetrievalService, Depends(retrieval_service)]
+
+
+async def _search(
+    request: Request,
+    service: RetrievalService,
+    caller: Principal,
+    rows: Sequence[KnowledgeBaseRow],
+    body: RetrieveRequest,
+) -> list[RetrievedChunk]:
+    state = platform(request)
+    with retrieval_span(state, [row.id for row in rows], body.search_type, body.top_k) as span:
+        chunks = await service.searcher.search(caller, rows, body)
+        span.set_attribute("agentic.retrieval.results", len(chunks))
+    return chunks
 
 
 def _deleted(kind: str, identifier: str) -> Response:
@@ -97,8 +115,9 @@ async def ingest_documents(kb: str, request: Request, caller: Caller, service: S
             param="documents",
         )
     row = await service.knowledge_bases.find(caller, kb)
-    prepared = await service.documents.prepare_all(row, body.documents)
-    results = await service.documents.ingest(caller, row, prepared)
+    with ingestion_span(platform(request), row.id, len(body.documents), job=False):
+        prepared = await service.documents.prepare_all(row, body.documents)
+        results = await service.documents.ingest(caller, row, prepared)
     return json_response(IngestResponse(data=results))
 
 
@@ -143,7 +162,9 @@ async def delete_document(kb: str, document_id: str, caller: Caller, service: Se
 async def start_job(kb: str, request: Request, caller: Caller, service: Service) -> Response:
     body = await parse_body(request, IngestRequest)
     row = await service.knowledge_bases.find(caller, kb)
-    return json_response(await service.jobs.start(caller, row, body.documents), 202)
+    with ingestion_span(platform(request), row.id, len(body.documents), job=True):
+        job = await service.jobs.start(caller, row, body.documents)
+    return json_response(job, 202)
 
 
 @router.get(
@@ -163,7 +184,7 @@ async def get_job(kb: str, job_id: str, caller: Caller, service: Service) -> Res
 async def retrieve(kb: str, request: Request, caller: Caller, service: Service) -> Response:
     body = await parse_body(request, RetrieveRequest)
     row = await service.knowledge_bases.find(caller, kb)
-    chunks = await service.searcher.search(caller, [row], body)
+    chunks = await _search(request, service, caller, [row], body)
     return json_response(RetrieveResponse(search_type=body.search_type, data=chunks))
 
 
@@ -176,5 +197,5 @@ async def retrieve(kb: str, request: Request, caller: Caller, service: Service) 
 async def retrieve_many(request: Request, caller: Caller, service: Service) -> Response:
     body = await parse_body(request, MultiRetrieveRequest)
     rows = [await service.knowledge_bases.find(caller, kb) for kb in body.knowledge_bases]
-    chunks = await service.searcher.search(caller, rows, body)
+    chunks = await _search(request, service, caller, rows, body)
     return json_response(RetrieveResponse(search_type=body.search_type, data=chunks))

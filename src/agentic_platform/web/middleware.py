@@ -26,13 +26,23 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Span
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentic_platform.errors import PayloadTooLargeError
-from agentic_platform.logs import request_id_var
+from agentic_platform.logs import principal_id_var, request_id_var
+from agentic_platform.telemetry.http import (
+    TRACE_ID_HEADER,
+    end_server_span,
+    route_of,
+    start_server_span,
+)
+from agentic_platform.telemetry.runtime import Telemetry
 from agentic_platform.web.errors import error_response, unexpected_error
 
 access_logger = logging.getLogger("agentic_platform.access")
@@ -71,7 +81,9 @@ def settle_heap() -> None:
 class RequestContextMiddleware:
     """Gives every request a unique id (``X-Request-ID`` on the response, the key of its usage
     record; a caller's own ``X-Request-ID`` is logged beside it), puts it in the logs, refuses
-    oversized bodies with a 413, and logs one line per request."""
+    oversized bodies with a 413, and logs one line per request. With telemetry on it also
+    opens the request's server span (in the caller's trace when a ``traceparent`` came),
+    answers its trace id in ``X-Trace-Id`` and records the request's duration."""
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, log_requests: bool) -> None:
         self.app = app
@@ -86,17 +98,20 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = os.urandom(16).hex()
-        client_request_id, declared = _read_headers(scope)
+        client_request_id, declared, traceparent = _read_headers(scope)
         token = request_id_var.set(request_id)
+        principal_token = principal_id_var.set(None)
         started = time.perf_counter()
         status = 0
-        header = (b"x-request-id", request_id.encode())
+        headers = [(b"x-request-id", request_id.encode())]
+        telemetry = _telemetry_of(scope)
+        traced = _trace(telemetry, scope, traceparent, headers)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), header]
+                message["headers"] = [*message.get("headers", []), *headers]
             await send(message)
 
         try:
@@ -109,6 +124,7 @@ class RequestContextMiddleware:
                 raise
             await _answer_unexpected(exc, scope, receive, send_with_id)
         finally:
+            elapsed = time.perf_counter() - started
             if self.log_requests:
                 access_logger.info(
                     "request",
@@ -116,10 +132,13 @@ class RequestContextMiddleware:
                         "method": scope["method"],
                         "path": scope["path"],
                         "status": status or 500,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                        "duration_ms": round(elapsed * 1000, 3),
                         "client_request_id": client_request_id,
                     },
                 )
+            if telemetry is not None:
+                self._observe(telemetry, scope, status or 500, elapsed, traced)
+            principal_id_var.reset(principal_token)
             request_id_var.reset(token)
 
     async def _dispatch(
@@ -164,6 +183,58 @@ class RequestContextMiddleware:
 
         return limited_receive
 
+    def _observe(
+        self,
+        telemetry: Telemetry,
+        scope: Scope,
+        status: int,
+        elapsed: float,
+        traced: tuple[Span, object] | None,
+    ) -> None:
+        direct = (scope["method"], scope["path"]) in self._direct
+        route = route_of(scope, direct)
+        if traced is not None:
+            span, attached = traced
+            end_server_span(span, scope["method"], status, route)
+            otel_context.detach(attached)  # type: ignore[arg-type]
+        if telemetry.metrics is not None:
+            telemetry.metrics.http_request(scope["method"], route, status, elapsed)
+
+
+def _after_startup(send: Send) -> Send:
+    async def send_lifespan(message: Message) -> None:
+        if message["type"] == "lifespan.startup.complete":
+            settle_heap()
+        await send(message)
+
+    return send_lifespan
+
+
+def _trace(
+    telemetry: Telemetry | None,
+    scope: Scope,
+    traceparent: str | None,
+    headers: list[tuple[bytes, bytes]],
+) -> tuple[Span, object] | None:
+    """Start the request's server span, make it current, and name its trace in the
+    response's ``X-Trace-Id``."""
+    tracer = telemetry.tracer if telemetry is not None else None
+    if tracer is None:
+        return None
+    span = start_server_span(tracer, scope, traceparent)
+    headers.append((TRACE_ID_HEADER, b"%032x" % span.get_span_context().trace_id))
+    return span, otel_context.attach(trace.set_span_in_context(span))
+
+
+def _telemetry_of(scope: Scope) -> Telemetry | None:
+    """The running app's telemetry, when it is on (looked up per request: an app can be
+    started more than once, as in tests)."""
+    state = getattr(getattr(scope.get("app"), "state", None), "platform", None)
+    telemetry: Telemetry | None = getattr(state, "telemetry", None)
+    if telemetry is None or (telemetry.tracer is None and telemetry.metrics is None):
+        return None
+    return telemetry
+
 
 async def _answer_unexpected(exc: Exception, scope: Scope, receive: Receive, send: Send) -> None:
     """A clean 500 in the error envelope for an error nothing else handled. Answering here,
@@ -193,11 +264,12 @@ async def _reject_too_large(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _read_headers(scope: Scope) -> tuple[str | None, int | None]:
-    """The caller's ``X-Request-ID`` (when sane) and the declared ``Content-Length``, in one
-    pass over the headers."""
+def _read_headers(scope: Scope) -> tuple[str | None, int | None, str | None]:
+    """The caller's ``X-Request-ID`` (when sane), the declared ``Content-Length`` and the
+    ``traceparent``, in one pass over the headers."""
     request_id: str | None = None
     length: int | None = None
+    traceparent: str | None = None
     for name, value in scope["headers"]:
         if name == b"content-length":
             try:
@@ -208,16 +280,9 @@ def _read_headers(scope: Scope) -> tuple[str | None, int | None]:
             text: str = value.decode("latin-1")
             if 0 < len(text) <= 128 and text.isprintable():
                 request_id = text
-    return request_id, length
-
-
-def _after_startup(send: Send) -> Send:
-    async def send_lifespan(message: Message) -> None:
-        if message["type"] == "lifespan.startup.complete":
-            settle_heap()
-        await send(message)
-
-    return send_lifespan
+        elif name == b"traceparent":
+            traceparent = value.decode("latin-1")
+    return request_id, length, traceparent
 
 
 async def _call_direct(endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> None:
