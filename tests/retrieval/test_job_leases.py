@@ -176,3 +176,25 @@ async def test_a_write_stalled_past_its_lease_is_refused_and_leaves_nothing_sear
         assert [chunk["document_id"] for chunk in found.json()["data"]] == ["early"]
         assert await tables.settled()  # the stalled write's chunks are removed after all
         assert len(await tables.chunk_ids()) == 1
+
+
+async def test_two_replicas_writing_the_same_new_document_at_once_both_succeed(
+    replicas: ReplicaFactory,
+) -> None:
+    """The second insert of a new document id meets the first one's row: it replaces it
+    instead of failing."""
+    async with replicas("a", 30.0, 0.0) as a, replicas("b", 30.0, 0.0) as b:
+        await a.http.post(f"{API}/knowledge-bases", json={"name": "notes"})
+        for round_ in range(10):
+            batch = {"documents": [{"id": f"same{round_}", "text": f"Round {round_} text."}]}
+            answers = await asyncio.gather(
+                *(
+                    replica.http.post(f"{API}/knowledge-bases/notes/documents", json=batch)
+                    for replica in (a, b)
+                )
+            )
+            assert [answer.status_code for answer in answers] == [200, 200], [
+                answer.text for answer in answers
+            ]
+        listed = await a.http.get(f"{API}/knowledge-bases/notes/documents", params={"limit": 100})
+        assert sorted(d["id"] for d in listed.json()["data"]) == [f"same{i}" for i in range(10)]

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from agentic_platform.auth.principal import Principal
 from agentic_platform.db.base import utcnow
@@ -181,7 +182,9 @@ class Documents:
             try:
                 records = [r for d, vectors in ready for r in d.records(vectors, generation)]
                 await backend.upsert(kb.collection, records)
-                replaced = await self._save_rows(kb, documents, generation, intent_ids)
+                replaced = await self._save_rows_once_more_on_a_race(
+                    kb, documents, generation, intent_ids
+                )
             except BaseException:
                 # Mark the chunks for removal now; if even that fails, the intents expire
                 # and a later sweep claims them.
@@ -197,6 +200,20 @@ class Documents:
             )
             for document in documents
         ]
+
+    async def _save_rows_once_more_on_a_race(
+        self,
+        kb: KnowledgeBaseRow,
+        documents: list[PreparedDocument],
+        generation: str,
+        intent_ids: list[str],
+    ) -> set[str]:
+        """``_save_rows``, again if another replica created one of the documents meanwhile
+        (the rows it added then exist, are locked and replaced like any other)."""
+        try:
+            return await self._save_rows(kb, documents, generation, intent_ids)
+        except IntegrityError:
+            return await self._save_rows(kb, documents, generation, intent_ids)
 
     async def _save_rows(
         self,

@@ -111,7 +111,9 @@ class PgVectorSearchBackend:
                 ) from exc
             first = await asyncpg.connect(self._url)
             try:
-                await first.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                async with first.transaction():  # replicas starting at once: one creates it
+                    await first.execute("SELECT pg_advisory_xact_lock(hashtext('vector'))")
+                    await first.execute("CREATE EXTENSION IF NOT EXISTS vector")
             finally:
                 await first.close()
             self._pool = await asyncpg.create_pool(
