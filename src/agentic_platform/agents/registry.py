@@ -29,8 +29,14 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 def builtin_factories() -> dict[str, AgentFactory]:
     """The agents and workflows that ship with the platform."""
     from agentic_platform.agents.diy.agent import DiyAgent
+    from agentic_platform.agents.langgraph.agent import LangGraphChat
+    from agentic_platform.agents.pydanticai.agent import PydanticAIAgent
 
-    return {"diy-agent": DiyAgent}
+    return {
+        "diy-agent": DiyAgent,
+        "pydanticai-agent": PydanticAIAgent,
+        "langgraph-chat": LangGraphChat,
+    }
 
 
 class AgentRegistry:
