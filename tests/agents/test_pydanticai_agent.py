@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from agents_harness import Platform, User
+from local_platform import LOCAL_MODEL, local_platform
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -173,3 +174,21 @@ async def test_a_run_may_use_exactly_max_steps_model_calls(platform: Platform) -
     assert answer["output"] == "The answer is 25." and len(answer["steps"]) == 3
     assert refused.status_code == 422
     assert "made 2 model calls" in refused.json()["error"]["message"]
+
+
+@pytest.mark.local_model
+async def test_a_run_on_the_packaged_local_model(
+    tmp_path_factory: pytest.TempPathFactory, admin_key: str
+) -> None:
+    async with local_platform(tmp_path_factory.mktemp("local"), admin_key) as local:
+        erin = await local.user("erin")
+        events = await erin.stream(AGENT, message="Say hello.")
+        done = events[-1]
+        assert done["type"] == "run_finished", done
+        record = (await erin.call("GET", f"/runs/{done['run_id']}")).json()
+        rows = await chat_rows(local, erin)
+    assert record["status"] == "succeeded" and record["model"] == LOCAL_MODEL
+    model_steps = [step for step in record["steps"] if step["kind"] == "model"]
+    assert model_steps and all(0 < s["usage"]["completion_tokens"] <= 8 for s in model_steps)
+    assert [row["model"] for row in rows] == [LOCAL_MODEL] * len(model_steps)
+    assert sum(row["output_tokens"] for row in rows) == done["usage"]["completion_tokens"]

@@ -186,6 +186,8 @@ class RunContext:
                 f"(agents.max_steps is {self.limits.max_steps}).",
             )
         model = str(request.setdefault("model", self.model))
+        if self.limits.max_tokens is not None:
+            request.setdefault("max_tokens", self.limits.max_tokens)
         check_key_allows(self.principal, model)
         self.model_calls += 1
         record = self._open_step("model", model)

@@ -27,8 +27,8 @@ from typing import Any
 
 import openai
 from pydantic_ai import Agent as PydanticAgent
+from pydantic_ai import ModelSettings, UsageLimits
 from pydantic_ai import RunContext as AgentRunContext
-from pydantic_ai import UsageLimits
 from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.exceptions import ModelHTTPError, UsageLimitExceeded
 from pydantic_ai.messages import (
@@ -84,6 +84,9 @@ class PydanticAIAgent:
                 model=gateway_model(ctx),
                 toolsets=[ToolBoxToolset(ctx)] if len(ctx.tools) else None,
                 capabilities=[RecordedRequests(ctx)],
+                model_settings=ModelSettings(max_tokens=ctx.limits.max_tokens)
+                if ctx.limits.max_tokens is not None
+                else None,
                 usage_limits=UsageLimits(request_limit=ctx.limits.max_steps),
                 event_stream_handler=_text_deltas(ctx) if ctx.streaming else None,
             )
@@ -114,7 +117,8 @@ def gateway_error(error: ModelHTTPError) -> GatewayClientError:
     """The gateway's error envelope (status, message, type, code, param) as a platform
     error, so the run fails as a ``ctx.chat`` call would (e.g. a 429 budget refusal)."""
     body = error.body if isinstance(error.body, dict) else {}
-    found = body.get("error", body) if isinstance(body.get("error", body), dict) else {}
+    # the SDK hands over the envelope's "error" object; a raw envelope is read the same way
+    found = body["error"] if isinstance(body.get("error"), dict) else body
     failure = GatewayClientError(
         str(found.get("message") or f"HTTP {error.status_code}"),
         code=found.get("code"),
