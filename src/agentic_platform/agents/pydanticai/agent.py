@@ -44,31 +44,19 @@ from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 
 from agentic_platform.agents.context import RunContext, check_key_allows
+from agentic_platform.agents.diy.agent import SYSTEM_PROMPT, DiyAgent
 from agentic_platform.agents.events import TextDelta
 from agentic_platform.agents.protocol import TEXT_INPUT, AgentKind, StepLimitReached
 from agentic_platform.agents.pydanticai.history import conversation
 from agentic_platform.agents.pydanticai.toolset import ToolBoxToolset
 from agentic_platform.clients.llm import GatewayClientError
 
-SYSTEM_PROMPT = (
-    "You are a helpful assistant. Use the tools when they help: the calculator for any "
-    "arithmetic, the knowledge base for questions about the team's documents, recall for "
-    "what the user told you before. Answer briefly and say where facts came from."
-)
-
 
 class PydanticAIAgent:
     name = "pydanticai-agent"
-    description = "A PydanticAI agent: the same tools and memory, PydanticAI's agent loop."
+    description = "A PydanticAI agent: diy-agent's tools and memory, PydanticAI's agent loop."
     kind: AgentKind = "agent"
-    tools: tuple[str, ...] = (
-        "calculator",
-        "current_time",
-        "get_weather",
-        "search_knowledge_base",
-        "recall",
-        "remember",
-    )
+    tools: tuple[str, ...] = DiyAgent.tools
     input_schema: dict[str, Any] = TEXT_INPUT
 
     def __init__(self) -> None:
