@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agents_harness import Platform, User
+from agents_harness import Platform, User, agent_settings, running
 from local_platform import LOCAL_MODEL, local_platform
+
+from agentic_platform.llm_gateway.catalog import Deployment, ModelEntry
+from agentic_platform.llm_gateway.schemas import ChatCompletionRequest, ToolMessage, message_text
 
 
 async def chat_rows(platform: Platform, user: User) -> list[dict[str, Any]]:
@@ -158,3 +161,45 @@ async def turn_two_knows_what_was_said_in_turn_one(platform: Platform, agent: st
         ("user", "what is my name?"),
         ("assistant", second["output"]),
     ]
+
+
+def fumbling_reply(request: ChatCompletionRequest) -> str | dict[str, object]:
+    """A scripted model that first calls a tool wrongly (arguments that are not JSON for
+    "bad-json", an unknown tool for "teleport"), then answers with what it was told."""
+    last = request.messages[-1]
+    if isinstance(last, ToolMessage):
+        return f"told: {message_text(last.content)}"
+    if message_text(last.content) == "teleport":
+        return {"tool_calls": [{"name": "teleport", "arguments": {"to": "Mars"}}]}
+    return {"tool_calls": [{"name": "calculator", "arguments": '{"expression": '}]}
+
+
+FUMBLING_MODEL = ModelEntry(
+    alias="fumble-bot",
+    capabilities={"chat", "streaming", "tools"},
+    deployments=[
+        Deployment(
+            provider="test", model="fumble", options={"function": "agent_checks:fumbling_reply"}
+        )
+    ],
+)
+
+
+async def a_wrong_tool_call_is_answered_not_fatal(
+    data_dir: Path, admin_key: str, agent: str
+) -> None:
+    settings = agent_settings(
+        data_dir, admin_key, f"sqlite+aiosqlite:///{data_dir / 'p.db'}", default_model="fumble-bot"
+    )
+    settings.models.append(FUMBLING_MODEL)
+    async with running(settings) as platform:
+        user = await platform.user("gina")
+        bad_json = await user.ok(agent, message="bad-json")
+        unknown = await user.ok(agent, message="teleport")
+    assert bad_json["output"] == (
+        'told: {"error":"the arguments are not valid JSON: send a JSON object"}'
+    )
+    [call] = bad_json["tool_calls"]
+    assert call["arguments"] == '{"expression": ' and call["is_error"] is True
+    assert unknown["output"].startswith("told: ") and "'teleport'" in unknown["output"]
+    assert [step["kind"] for step in unknown["steps"]][-1] == "model"

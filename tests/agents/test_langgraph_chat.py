@@ -65,3 +65,11 @@ async def test_the_users_own_memories_are_recalled_into_the_graph(platform: Plat
         answer = await alice.ok(AGENT, message="what do I drink?")
     assert "memories=Alice drinks green tea" in answer["output"]
     assert "coffee" not in answer["output"]
+
+
+async def test_a_wrong_tool_call_is_answered_not_fatal(
+    tmp_path_factory: pytest.TempPathFactory, admin_key: str
+) -> None:
+    await checks.a_wrong_tool_call_is_answered_not_fatal(
+        tmp_path_factory.mktemp("fumble"), admin_key, AGENT
+    )

@@ -95,3 +95,11 @@ async def test_a_message_of_content_parts_reaches_the_model(platform: Platform) 
     parts = [{"type": "text", "text": "9 *"}, {"type": "text", "text": " 9"}]
     answer = await alice.ok(AGENT, message=parts)
     assert answer["output"] == "The answer is 81."
+
+
+async def test_a_wrong_tool_call_is_answered_not_fatal(
+    tmp_path_factory: pytest.TempPathFactory, admin_key: str
+) -> None:
+    await checks.a_wrong_tool_call_is_answered_not_fatal(
+        tmp_path_factory.mktemp("fumble"), admin_key, AGENT
+    )

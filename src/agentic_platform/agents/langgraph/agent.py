@@ -33,12 +33,14 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
 from agentic_platform.agents.context import RunContext
+from agentic_platform.agents.diy.agent import DiyAgent
 from agentic_platform.agents.protocol import TEXT_INPUT, AgentKind, StepLimitReached
 
 SYSTEM_PROMPT = (
     "You are a helpful assistant in a conversation that goes on across turns: use what was "
-    "said before and what you know about the user. Use the tools when they help (the "
-    "calculator for any arithmetic). Answer briefly."
+    "said before and what you know about the user. Use the tools when they help: the "
+    "calculator for any arithmetic, the knowledge base for the team's documents. Answer "
+    "briefly."
 )
 
 
@@ -103,7 +105,7 @@ class LangGraphChat:
     name = "langgraph-chat"
     description = "A LangGraph chat graph with memory: recall, model, tools, answer."
     kind: AgentKind = "agent"
-    tools: tuple[str, ...] = ("calculator", "current_time", "recall", "remember")
+    tools: tuple[str, ...] = DiyAgent.tools
     input_schema: dict[str, Any] = TEXT_INPUT
 
     def __init__(self) -> None:

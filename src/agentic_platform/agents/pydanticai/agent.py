@@ -76,6 +76,7 @@ class PydanticAIAgent:
                 if ctx.limits.max_tokens is not None
                 else None,
                 usage_limits=UsageLimits(request_limit=ctx.limits.max_steps),
+                retries=ctx.limits.max_steps,
                 event_stream_handler=_text_deltas(ctx) if ctx.streaming else None,
             )
         except UsageLimitExceeded:

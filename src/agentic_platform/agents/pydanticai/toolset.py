@@ -3,22 +3,36 @@
 So a tool called by PydanticAI is what it is for ``diy-agent``: bounded by the per-tool
 timeout and output cap, recorded as a step and a tool call, sent out as
 ``tool_call_started``/``tool_call_finished`` events. PydanticAI checks nothing about the
-arguments itself (the tool box does, and answers the model with an error text).
+arguments itself: the tool box gets them as the model wrote them and answers arguments that
+are not JSON, or do not fit, with an error text the model can act on, as for ``diy-agent``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from pydantic_ai import RunContext as AgentRunContext
 from pydantic_ai.messages import ModelResponse
 from pydantic_ai.tools import ToolDefinition
 from pydantic_ai.toolsets import AbstractToolset, ToolsetTool
-from pydantic_core import SchemaValidator, core_schema
 
 from agentic_platform.agents.context import RunContext
 
-_ANY_ARGUMENTS = SchemaValidator(schema=core_schema.dict_schema())
+
+class AnyArguments:
+    """Lets every call through to the tool box (which checks the arguments): JSON text that
+    is not an object becomes ``{}``, and the call reads the model's own text instead."""
+
+    def validate_json(self, input: str | bytes | bytearray, **_options: Any) -> Any:
+        try:
+            parsed = orjson.loads(input)
+        except orjson.JSONDecodeError:
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+
+    def validate_python(self, input: Any, **_options: Any) -> Any:
+        return input if isinstance(input, dict) else {}
 
 
 class ToolBoxToolset(AbstractToolset[None]):
@@ -41,7 +55,10 @@ class ToolBoxToolset(AbstractToolset[None]):
                 parameters_json_schema=function.get("parameters") or {"type": "object"},
             )
             tools[tool_def.name] = ToolsetTool(
-                toolset=self, tool_def=tool_def, max_retries=0, args_validator=_ANY_ARGUMENTS
+                toolset=self,
+                tool_def=tool_def,
+                max_retries=self._ctx.limits.max_steps,
+                args_validator=AnyArguments(),
             )
         return tools
 
