@@ -203,3 +203,19 @@ async def a_wrong_tool_call_is_answered_not_fatal(
     assert call["arguments"] == '{"expression": ' and call["is_error"] is True
     assert unknown["output"].startswith("told: ") and "'teleport'" in unknown["output"]
     assert [step["kind"] for step in unknown["steps"]][-1] == "model"
+
+
+async def a_run_past_its_timeout_fails_as_run_timeout(platform: Platform, agent: str) -> None:
+    """The run timeout cancels the agent's run and its model call in flight."""
+    user = await platform.user("hana")
+    settings = platform.state.settings.agents
+    settings.run_timeout_seconds = 0.5
+    try:
+        with platform.agent_model(agent, "slow-bot"):
+            response = await user.invoke(agent, message="slowly")
+    finally:
+        settings.run_timeout_seconds = 300
+    assert response.status_code == 504
+    assert response.json()["error"]["code"] == "run_timeout"
+    [run] = (await user.call("GET", "/runs")).json()["data"]
+    assert run["status"] == "failed" and run["error_code"] == "run_timeout"

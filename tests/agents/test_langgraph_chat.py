@@ -73,3 +73,7 @@ async def test_a_wrong_tool_call_is_answered_not_fatal(
     await checks.a_wrong_tool_call_is_answered_not_fatal(
         tmp_path_factory.mktemp("fumble"), admin_key, AGENT
     )
+
+
+async def test_a_run_past_its_timeout_fails_as_run_timeout(platform: Platform) -> None:
+    await checks.a_run_past_its_timeout_fails_as_run_timeout(platform, AGENT)

@@ -3,6 +3,7 @@ user, with the platform's tools, sessions, limits, run records and stream."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 
 import agent_checks as checks
@@ -12,6 +13,10 @@ from agents_harness import Platform, User
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 AGENT = "pydanticai-agent"
+PNG_PIXEL = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154"
+    "789c6360000002000154a24f5d0000000049454e44ae426082"
+)
 
 
 async def test_a_tool_call_then_an_answer_is_recorded_with_usage_and_cost(
@@ -90,9 +95,15 @@ async def test_a_keys_model_allowlist_holds(platform: Platform) -> None:
     assert await checks.chat_rows(platform, alice) == []
 
 
-async def test_a_message_of_content_parts_reaches_the_model(platform: Platform) -> None:
+async def test_a_message_of_text_and_image_parts_is_answered(platform: Platform) -> None:
     alice = await platform.user("alice")
-    parts = [{"type": "text", "text": "9 *"}, {"type": "text", "text": " 9"}]
+    pixel = "data:image/png;base64," + base64.b64encode(PNG_PIXEL).decode()
+    parts = [
+        {"type": "text", "text": "9 *"},
+        {"type": "image_url", "image_url": {"url": pixel}},
+        {"type": "image_url", "image_url": {"url": "https://example.com/chart.png"}},
+        {"type": "text", "text": " 9"},
+    ]
     answer = await alice.ok(AGENT, message=parts)
     assert answer["output"] == "The answer is 81."
 
@@ -103,3 +114,7 @@ async def test_a_wrong_tool_call_is_answered_not_fatal(
     await checks.a_wrong_tool_call_is_answered_not_fatal(
         tmp_path_factory.mktemp("fumble"), admin_key, AGENT
     )
+
+
+async def test_a_run_past_its_timeout_fails_as_run_timeout(platform: Platform) -> None:
+    await checks.a_run_past_its_timeout_fails_as_run_timeout(platform, AGENT)

@@ -29,6 +29,7 @@ import openai
 from pydantic_ai import Agent as PydanticAgent
 from pydantic_ai import ModelSettings, UsageLimits
 from pydantic_ai import RunContext as AgentRunContext
+from pydantic_ai.agent import EventStreamHandler
 from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.exceptions import ModelHTTPError, UsageLimitExceeded
 from pydantic_ai.messages import (
@@ -150,7 +151,9 @@ class RecordedRequests(AbstractCapability[None]):
         return response
 
 
-def _text_deltas(ctx: RunContext) -> Any:
+def _text_deltas(ctx: RunContext) -> EventStreamHandler[None]:
+    """Sends the model's text to the caller of a streamed run as it comes."""
+
     async def handle(_run: AgentRunContext[None], events: AsyncIterable[AgentStreamEvent]) -> None:
         async for event in events:
             text = None
