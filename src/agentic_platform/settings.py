@@ -318,6 +318,12 @@ class AgentsSettings(BaseModel):
     run_timeout_seconds: float = Field(
         default=300.0, gt=0, le=3600, description="Longest an agent run may take, in total."
     )
+    max_tokens: int | None = Field(
+        default=None,
+        ge=1,
+        description="Most tokens each model call of an agent may answer with (None: the "
+        "model's own limit).",
+    )
     tool_timeout_seconds: float = Field(
         default=30.0,
         gt=0,

@@ -102,3 +102,26 @@ async def test_hanging_up_on_an_invocation_cancels_the_run_and_meters_the_call(
     plain = [row for row in rows if row["streamed"] is False]
     assert [row["status"] for row in plain] == [499]
     assert plain[0]["error_type"] == "client_disconnected"
+
+
+@pytest.mark.parametrize("agent", ["pydanticai-agent", "langgraph-chat"])
+async def test_hanging_up_cancels_a_framework_agents_run_and_its_model_call(
+    served: Served, agent: str
+) -> None:
+    before = len(await served.slow_rows(1))
+    started = time.monotonic()
+    body = {"message": "one two three four five"}
+    events = []
+    async with served.user.stream("POST", f"/agents/v1/{agent}/stream", json=body) as live:
+        async for line in live.aiter_lines():
+            if line.startswith("data: "):
+                events.append(orjson.loads(line[len("data: ") :]))
+                if events[-1]["type"] == "text_delta":  # the model call is under way
+                    break
+    assert events[-1]["text"].strip() == "one"
+    run = await served.finished_run()
+    assert run["id"] == events[0]["run_id"] and run["agent"] == agent
+    assert run["status"] == "cancelled" and run["error_code"] == "cancelled"
+    assert time.monotonic() - started < 8
+    rows = await served.slow_rows(before + 1)
+    assert rows[0]["status"] == 499 and rows[0]["streamed"] is True

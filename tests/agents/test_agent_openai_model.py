@@ -110,3 +110,20 @@ def test_a_run_failing_midstream_is_an_sdk_error(
             list(stream)
     finally:
         del models["diy-agent"]
+
+
+@pytest.mark.parametrize("agent", ["pydanticai-agent", "langgraph-chat"])
+def test_the_framework_agents_are_models_too(client: openai.OpenAI, agent: str) -> None:
+    assert f"agent:{agent}" in [model.id for model in client.models.list()]
+    reply = client.chat.completions.create(
+        model=f"agent:{agent}", messages=[{"role": "user", "content": "6 * 7"}]
+    )
+    assert reply.choices[0].message.content == "The answer is 42."
+    stream = client.chat.completions.create(
+        model=f"agent:{agent}",
+        messages=[{"role": "user", "content": "7 * 8"}],
+        extra_body={"session_id": (reply.model_extra or {})["session_id"]},
+        stream=True,
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text == "The answer is 56."

@@ -181,6 +181,8 @@ class RunContext:
                 f"(agents.max_steps is {self.limits.max_steps}).",
             )
         model = str(request.setdefault("model", self.model))
+        if self.limits.max_tokens is not None:
+            request.setdefault("max_tokens", self.limits.max_tokens)
         self.model_calls += 1
         record = self._open_step("model", model)
         started = time.perf_counter()

@@ -29,6 +29,8 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 def builtin_factories() -> dict[str, AgentFactory]:
     """The agents and workflows that ship with the platform."""
     from agentic_platform.agents.diy.agent import DiyAgent
+    from agentic_platform.agents.langgraph.agent import LangGraphChat
+    from agentic_platform.agents.pydanticai.agent import PydanticAIAgent
     from agentic_platform.agents.workflows.evaluator_optimizer import EvaluatorOptimizer
     from agentic_platform.agents.workflows.orchestrator_workers import OrchestratorWorkers
     from agentic_platform.agents.workflows.parallelization import (
@@ -40,6 +42,8 @@ def builtin_factories() -> dict[str, AgentFactory]:
 
     return {
         "diy-agent": DiyAgent,
+        "pydanticai-agent": PydanticAIAgent,
+        "langgraph-chat": LangGraphChat,
         "prompt-chaining": PromptChaining,
         "routing": Routing,
         "parallelization": Parallelization,

@@ -1,0 +1,1 @@
+"""``langgraph-chat``: a LangGraph chat agent hosted on the platform."""

@@ -1,0 +1,1 @@
+"""``pydanticai-agent``: a PydanticAI agent hosted on the platform."""
