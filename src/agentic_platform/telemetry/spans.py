@@ -12,6 +12,10 @@ non-recording span and costs next to nothing::
             result = await tool(**arguments)
         run.trace_id = current_trace_id()
 
+Work split across tasks (an agent run prepared in the request and streamed from a task of its
+own) takes a span from :func:`started_agent_span` or :func:`started_span` and enters it with
+:func:`within` in each task; the last one ends it.
+
 Names and attributes follow the OpenTelemetry GenAI conventions: ``invoke_agent {name}``
 with ``gen_ai.agent.name`` and ``gen_ai.conversation.id``; ``execute_tool {name}`` with
 ``gen_ai.tool.name`` and ``gen_ai.tool.call.id``.
