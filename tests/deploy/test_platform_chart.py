@@ -55,6 +55,25 @@ def test_the_platform_accepts_the_settings_the_chart_writes(
         for url in settings.service_urls.values():
             host = url.removeprefix("http://").split(".", 1)[0]
             assert host in services, f"{url} names no Service of the release"
+        assert not [key for key in env if key.startswith("OTEL_")], "the platform reads no OTEL_*"
+        assert settings.telemetry.enabled is (example in ("full", "eks"))
+        if settings.telemetry.enabled:
+            assert_telemetry_reaches_the_collector(charts, manifests, deployment, settings)
+
+
+def assert_telemetry_reaches_the_collector(
+    charts: Any, manifests: list[dict[str, Any]], deployment: dict[str, Any], settings: Any
+) -> None:
+    (collector,) = charts.of_kind(manifests, "OpenTelemetryCollector")
+    endpoint = f"http://{collector['metadata']['name']}-collector.{charts.namespace}.svc:4318"
+    component = deployment["metadata"]["labels"]["app.kubernetes.io/component"]
+    telemetry = settings.telemetry
+    assert (telemetry.otlp_endpoint, telemetry.otlp_protocol) == (endpoint, "http")
+    assert telemetry.service_name == f"agentic-{component}"
+    assert telemetry.resource_attributes == {
+        "service.namespace": charts.release,
+        "k8s.namespace.name": charts.namespace,
+    }
 
 
 def test_migrations_run_as_a_hook_before_install_and_upgrade(charts: Any) -> None:
@@ -176,7 +195,7 @@ def test_the_collector_exports_to_cloudwatch_xray_and_langfuse(charts: Any) -> N
     endpoint = f"http://{collector['metadata']['name']}-collector.{charts.namespace}.svc:4318"
     for deployment in charts.of_kind(manifests, "Deployment"):
         env = charts.env_of(deployment["spec"]["template"]["spec"]["containers"][0])
-        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == endpoint
+        assert env["AGENTIC_TELEMETRY__OTLP_ENDPOINT"] == endpoint
     assert not charts.of_kind(render_example(charts, "default"), "OpenTelemetryCollector")
 
 

@@ -18,7 +18,12 @@ from agentic_platform.clients.internal import (
 )
 from agentic_platform.telemetry.spans import agent_span, current_trace_id, tool_span
 from agentic_platform.testing.server import serve_in_thread
-from agentic_platform.testing.telemetry import parent_of, record_spans, span_named
+from agentic_platform.testing.telemetry import (
+    descendants_of,
+    parent_of,
+    record_spans,
+    span_named,
+)
 
 ALL = ("llm-gateway", "memory", "retrieval")
 
@@ -30,21 +35,6 @@ def chain(span: ReadableSpan, spans: Sequence[ReadableSpan], depth: int) -> list
         span = parent_of(span, spans)
         names.append(span.name)
     return names
-
-
-def under(spans: Sequence[ReadableSpan], ancestor: ReadableSpan) -> list[ReadableSpan]:
-    """Every span below ``ancestor``."""
-    found: list[ReadableSpan] = []
-    ids = {ancestor.context.span_id}
-    grew = True
-    while grew:
-        grew = False
-        for span in spans:
-            if span.parent and span.parent.span_id in ids and span.context.span_id not in ids:
-                ids.add(span.context.span_id)
-                found.append(span)
-                grew = True
-    return found
 
 
 async def test_an_agent_run_is_one_trace(
@@ -74,7 +64,7 @@ async def test_an_agent_run_is_one_trace(
     assert root.parent is None
     assert dict(root.attributes or {})["gen_ai.conversation.id"] == "conv-7"
     assert dict(root.attributes or {})["gen_ai.agent.name"] == "helper"
-    in_run = under(finished, root)
+    in_run = descendants_of(root, finished)
     assert {f"{s.context.trace_id:032x}" for s in in_run} == {trace_id}
 
     retrieval_span = span_named(in_run, f"retrieval {kb.id}")
@@ -84,7 +74,9 @@ async def test_an_agent_run_is_one_trace(
         "execute_tool search_handbook",
         "invoke_agent helper",
     ]
-    embed_calls = [s for s in under(finished, retrieval_span) if s.name == "embeddings test-embed"]
+    embed_calls = [
+        s for s in descendants_of(retrieval_span, finished) if s.name == "embeddings test-embed"
+    ]
     assert len(embed_calls) == 1
     assert chain(embed_calls[0], finished, 2) == ["POST /llm/v1/embeddings", "POST"]
 
@@ -125,7 +117,9 @@ def test_one_trace_across_two_processes(telemetry_settings: Any, admin_key: str)
     callee_side = gateway_spans.get_finished_spans()
     search = span_named(caller_side, "search_memory")
     client = next(
-        s for s in under(caller_side, search) if s.kind is SpanKind.CLIENT and s.name == "POST"
+        s
+        for s in descendants_of(search, caller_side)
+        if s.kind is SpanKind.CLIENT and s.name == "POST"
     )
     assert dict(client.attributes or {})["url.full"] == f"{gateway_url}/llm/v1/embeddings"
     server = span_named(callee_side, "POST /llm/v1/embeddings")

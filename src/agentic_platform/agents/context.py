@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
+from opentelemetry.trace import Status, StatusCode
 
 from agentic_platform.agents.chunks import CompletionAssembler
 from agentic_platform.agents.events import (
@@ -38,16 +39,18 @@ from agentic_platform.agents.events import (
 )
 from agentic_platform.agents.protocol import StepLimitReached
 from agentic_platform.agents.records import StepKind, StepRecord, ToolCallRecord
-from agentic_platform.agents.tools.toolbox import ToolBox
+from agentic_platform.agents.tools.toolbox import ToolBox, ToolOutcome
 from agentic_platform.auth.principal import Principal
 from agentic_platform.clients.llm import LLMClient
 from agentic_platform.governance.enforcement import ModelNotAllowedError
 from agentic_platform.llm_gateway.schemas import ChatCompletion
 from agentic_platform.settings import AgentsSettings
+from agentic_platform.telemetry.spans import tool_span
 
 if TYPE_CHECKING:
     from agentic_platform.memory.client import MemoryClient
     from agentic_platform.retrieval.client import RetrievalClient
+    from agentic_platform.state import PlatformState
 
 Prices = Callable[[str, int, int], float]
 """``(model alias, prompt tokens, completion tokens) -> USD``."""
@@ -104,6 +107,10 @@ class RunContext:
     retrieval_opener: Callable[[], RetrievalClient] | None = None
     events: asyncio.Queue[Event | None] | None = None
     """Where a streamed run's events go (None ends the stream; unset when not streamed)."""
+    platform: PlatformState | None = None
+    """The process's state, whose tracer puts each tool call in an ``execute_tool`` span."""
+    trace_id: str | None = None
+    """The trace the run's spans belong to (None while telemetry is off)."""
     steps: list[StepRecord] = field(default_factory=list)
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
@@ -249,7 +256,7 @@ class RunContext:
         text = arguments if isinstance(arguments, str) else _json(arguments)
         self.emit(ToolCallStarted(call_id=call_id, name=name, arguments=text))
         record = self._open_step("tool", name)
-        outcome = await self.tools.run(name, arguments)
+        outcome = await self._run_tool(name, arguments, call_id)
         record.duration_ms = outcome.duration_ms
         if outcome.is_error:
             record.error = outcome.result
@@ -273,6 +280,18 @@ class RunContext:
             )
         )
         return outcome.result
+
+    async def _run_tool(
+        self, name: str, arguments: str | dict[str, Any], call_id: str
+    ) -> ToolOutcome:
+        if self.platform is None:
+            return await self.tools.run(name, arguments)
+        with tool_span(self.platform, name, call_id=call_id) as span:
+            outcome = await self.tools.run(name, arguments)
+            if outcome.is_error:
+                span.set_attribute("error.type", "tool_error")
+                span.set_status(Status(StatusCode.ERROR))
+            return outcome
 
     # --- SDK agents ------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ class RunStarted(Event):
     run_id: str
     agent: str
     session_id: str | None = Field(description="The conversation this run belongs to.")
+    trace_id: str | None = Field(default=None, description="The run's trace id, if traced.")
 
 
 class TextDelta(Event):
@@ -91,6 +92,7 @@ class RunFinished(Event):
     usage: Usage
     cost_usd: float
     duration_ms: float
+    trace_id: str | None = Field(default=None, description="The run's trace id, if traced.")
 
 
 AgentEvent = Annotated[

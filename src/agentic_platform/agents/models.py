@@ -45,6 +45,8 @@ class RunRow(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     duration_ms: Mapped[float | None] = mapped_column(Float, default=None)
+    trace_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    """The run's trace (32 hex digits), when telemetry was on."""
 
 
 class RunStepRow(Base):

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import httpx
+from opentelemetry.trace import Span
 
 from agentic_platform.agents.context import GatewayConnection, RunContext
 from agentic_platform.agents.conversation import append_turns, open_conversation, recall
@@ -55,6 +56,7 @@ from agentic_platform.errors import (
 )
 from agentic_platform.llm_gateway.catalog import ModelCatalog
 from agentic_platform.state import PlatformState
+from agentic_platform.telemetry.spans import current_trace_id, started_agent_span, within
 
 if TYPE_CHECKING:
     from agentic_platform.memory.client import MemoryClient
@@ -73,6 +75,8 @@ class PreparedRun:
     stack: AsyncExitStack
     started_at: datetime
     started: float
+    span: Span
+    """``invoke_agent {name}``: entered while preparing and executing, ended with the run."""
 
 
 class AgentRunner:
@@ -111,12 +115,19 @@ class AgentRunner:
                 param="message",
             )
         stack = AsyncExitStack()
+        model = self._settings.model_for(agent.name)
+        span = started_agent_span(self._state, agent.name, request.session_id, model=model)
         try:
-            ctx = await self._context(stack, user, agent, request, streaming)
+            with within(span, end=False):
+                ctx = await self._context(stack, user, agent, request, streaming)
+                ctx.trace_id = current_trace_id()
         except BaseException:
+            span.end()
             await stack.aclose()
             raise
-        return PreparedRun(agent, ctx, request, stack, datetime.now(UTC), time.perf_counter())
+        if ctx.session_id is not None:
+            span.set_attribute("gen_ai.conversation.id", ctx.session_id)
+        return PreparedRun(agent, ctx, request, stack, datetime.now(UTC), time.perf_counter(), span)
 
     async def _context(
         self,
@@ -166,6 +177,7 @@ class AgentRunner:
             prices=self.price,
             retrieval_opener=retrieval,
             events=asyncio.Queue() if streaming else None,
+            platform=self._state,
         )
         stack.push_async_callback(ctx.aclose)
         return ctx
@@ -204,13 +216,24 @@ class AgentRunner:
 
     async def execute(self, run: PreparedRun) -> RunResult:
         """Run the agent to its end; a failure is sent as an ``error`` event and raised."""
+        with within(run.span, end=True):
+            return await self._execute(run)
+
+    async def _execute(self, run: PreparedRun) -> RunResult:
         ctx = run.ctx
         try:
             await self._store.started(ctx, run.started_at)
         except BaseException:
             await run.stack.aclose()
             raise
-        ctx.emit(RunStarted(run_id=ctx.run_id, agent=ctx.agent, session_id=ctx.session_id))
+        ctx.emit(
+            RunStarted(
+                run_id=ctx.run_id,
+                agent=ctx.agent,
+                session_id=ctx.session_id,
+                trace_id=ctx.trace_id,
+            )
+        )
         try:
             async with run.stack:
                 output = await self._run_agent(run)
@@ -243,6 +266,7 @@ class AgentRunner:
                 usage=result.usage,
                 cost_usd=result.cost_usd,
                 duration_ms=result.duration_ms,
+                trace_id=ctx.trace_id,
             )
         )
         return result
@@ -284,6 +308,7 @@ class AgentRunner:
             cost_usd=ctx.cost_usd,
             started_at=run.started_at,
             duration_ms=round((time.perf_counter() - run.started) * 1000, 3),
+            trace_id=ctx.trace_id,
         )
 
     async def _fail(self, run: PreparedRun, error: PlatformError) -> None:

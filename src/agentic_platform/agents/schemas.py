@@ -97,6 +97,9 @@ class RunResult(BaseModel):
     cost_usd: float
     started_at: datetime
     duration_ms: float
+    trace_id: str | None = Field(
+        default=None, description="The run's trace id (32 hex digits); null with telemetry off."
+    )
 
 
 class RunStepOut(StepRecord):
@@ -128,6 +131,9 @@ class RunRecordOut(BaseModel):
     started_at: datetime
     finished_at: datetime | None
     duration_ms: float | None
+    trace_id: str | None = Field(
+        default=None, description="The run's trace id (32 hex digits); null with telemetry off."
+    )
 
 
 class RunDetail(RunRecordOut):

@@ -50,6 +50,7 @@ class RunStore:
                     model=ctx.model,
                     metadata_=ctx.metadata,
                     started_at=started_at,
+                    trace_id=ctx.trace_id,
                 )
             )
 
@@ -187,6 +188,7 @@ def _record(row: RunRow) -> RunRecordOut:
         started_at=row.started_at,
         finished_at=row.finished_at,
         duration_ms=row.duration_ms,
+        trace_id=row.trace_id,
     )
 
 

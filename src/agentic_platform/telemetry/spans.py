@@ -12,6 +12,10 @@ non-recording span and costs next to nothing::
             result = await tool(**arguments)
         run.trace_id = current_trace_id()
 
+Work split across tasks (an agent run prepared in the request and streamed from a task of its
+own) takes a span from :func:`started_agent_span` or :func:`started_span` and enters it with
+:func:`within` in each task; the last one ends it.
+
 Names and attributes follow the OpenTelemetry GenAI conventions: ``invoke_agent {name}``
 with ``gen_ai.agent.name`` and ``gen_ai.conversation.id``; ``execute_tool {name}`` with
 ``gen_ai.tool.name`` and ``gen_ai.tool.call.id``.
@@ -40,18 +44,36 @@ def traced(
     kind: SpanKind = SpanKind.INTERNAL,
 ) -> Iterator[Span]:
     """A span called ``name`` around the block (attributes that are None are left out)."""
+    span = started_span(state, name, attributes, kind)
+    with within(span, end=True):
+        yield span
+
+
+def started_span(
+    state: PlatformState,
+    name: str,
+    attributes: Mapping[str, AttributeValue | None],
+    kind: SpanKind = SpanKind.INTERNAL,
+) -> Span:
+    """A span called ``name``, started under the current one but not made current: for work
+    split across tasks, each of which enters it with :func:`within`."""
     tracer = state.telemetry.tracer
     if tracer is None:
-        yield INVALID_SPAN
-        return
+        return INVALID_SPAN
     present = {key: value for key, value in attributes.items() if value is not None}
-    with tracer.start_as_current_span(
-        name,
-        kind=kind,
-        attributes=present,
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
+    return tracer.start_span(name, kind=kind, attributes=present)
+
+
+@contextmanager
+def within(span: Span, *, end: bool) -> Iterator[Span]:
+    """``span`` as the current span for the block, marked failed with ``error.type`` if the
+    block raises; ended after it when ``end`` (the last block of its work)."""
+    if not span.is_recording():
+        yield span
+        return
+    with trace.use_span(
+        span, end_on_exit=end, record_exception=False, set_status_on_exception=False
+    ):
         try:
             yield span
         except BaseException as error:
@@ -70,18 +92,42 @@ def agent_span(
     model: str | None = None,
 ) -> AbstractContextManager[Span]:
     """``invoke_agent {name}``: one agent run (a whole invoke or stream)."""
-    return traced(
-        state,
-        f"invoke_agent {name}",
-        {
-            "gen_ai.operation.name": "invoke_agent",
-            "gen_ai.agent.name": name,
-            "gen_ai.agent.id": agent_id,
-            "gen_ai.agent.description": description,
-            "gen_ai.conversation.id": conversation_id,
-            "gen_ai.request.model": model,
-        },
+    attributes = _agent_attributes(
+        name, conversation_id, agent_id=agent_id, description=description, model=model
     )
+    return traced(state, f"invoke_agent {name}", attributes)
+
+
+def started_agent_span(
+    state: PlatformState,
+    name: str,
+    conversation_id: str | None = None,
+    *,
+    model: str | None = None,
+) -> Span:
+    """:func:`agent_span`, started but not current, for a run prepared in one task and run
+    in another (a stream): enter it with :func:`within` in each."""
+    return started_span(
+        state, f"invoke_agent {name}", _agent_attributes(name, conversation_id, model=model)
+    )
+
+
+def _agent_attributes(
+    name: str,
+    conversation_id: str | None,
+    *,
+    agent_id: str | None = None,
+    description: str | None = None,
+    model: str | None = None,
+) -> dict[str, AttributeValue | None]:
+    return {
+        "gen_ai.operation.name": "invoke_agent",
+        "gen_ai.agent.name": name,
+        "gen_ai.agent.id": agent_id,
+        "gen_ai.agent.description": description,
+        "gen_ai.conversation.id": conversation_id,
+        "gen_ai.request.model": model,
+    }
 
 
 def tool_span(

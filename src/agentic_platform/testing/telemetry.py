@@ -56,6 +56,21 @@ def parent_of(span: ReadableSpan, spans: Sequence[ReadableSpan]) -> ReadableSpan
     raise AssertionError(f"the parent of {span.name} is not among the spans")
 
 
+def descendants_of(ancestor: ReadableSpan, spans: Sequence[ReadableSpan]) -> list[ReadableSpan]:
+    """Every span among ``spans`` below ``ancestor`` (children, their children, ...)."""
+    found: list[ReadableSpan] = []
+    ids = {ancestor.context.span_id} if ancestor.context is not None else set()
+    grew = True
+    while grew:
+        grew = False
+        for span in spans:
+            if span.parent and span.parent.span_id in ids and span.context.span_id not in ids:
+                ids.add(span.context.span_id)
+                found.append(span)
+                grew = True
+    return found
+
+
 @dataclass
 class Received:
     """One export request: its path, headers and decoded body."""

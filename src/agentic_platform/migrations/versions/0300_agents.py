@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("duration_ms", sa.Float(), nullable=True),
+        sa.Column("trace_id", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["principal_id"], ["principals.id"], name=op.f("fk_agent_runs_principal_id_principals")
         ),
