@@ -1,11 +1,12 @@
-"""A tiny MCP server for the agent tests (``add``, ``hang``, ``fail``), served over stdio when
-run as a script and over streamable HTTP through :func:`http_app`; and ``tool-bot``, the
-scripted model that calls whichever tool the user's message names."""
+"""A tiny MCP server for the agent tests (``add``, ``hang``, ``fail``, ``crash``), served over
+stdio when run as a script and over streamable HTTP through :func:`http_app`; and
+``tool-bot``, the scripted model that calls whichever tool the user's message names."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -35,6 +36,10 @@ def build_server() -> MCPServer:
     @server.tool(description="Always fails.")
     def fail() -> str:
         raise ToolError("the disk is full")
+
+    @server.tool(description="Ends the server's process.")
+    def crash() -> str:
+        os._exit(3)
 
     return server
 

@@ -148,3 +148,12 @@ def test_tool_names_fit_the_chat_api() -> None:
 def test_mcp_server_settings_say_what_to_fix(server: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         McpServerSettings.model_validate(server)
+
+
+async def test_a_stdio_server_that_crashed_is_started_again(platform: Platform) -> None:
+    alice = await platform.user("alice")
+    crashed = await alice.ok(message=_ask("local__crash"))
+    [call] = crashed["tool_calls"]
+    assert call["is_error"] and "the connection to the MCP server 'local' broke" in call["result"]
+    again = await alice.ok(message=_ask("local__add", a=20, b=22))
+    assert again["output"] == "Result: 42"

@@ -92,12 +92,14 @@ class McpConnection:
         try:
             return await client.call_tool(name, arguments)
         except MCPError as error:
-            raise ToolError(f"the MCP server '{self.settings.name}' refused: {error}") from None
+            if error.code != mcp_types.CONNECTION_CLOSED:
+                raise ToolError(
+                    f"the MCP server '{self.settings.name}' refused: {error.message}"
+                ) from None
         except _BROKEN:
-            self.broken = True
-            raise ToolError(
-                f"the connection to the MCP server '{self.settings.name}' broke"
-            ) from None
+            pass
+        self.broken = True
+        raise ToolError(f"the connection to the MCP server '{self.settings.name}' broke")
 
     async def close(self) -> None:
         self._closing.set()
