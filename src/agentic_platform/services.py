@@ -84,9 +84,10 @@ async def _start_agents(state: PlatformState, stack: AsyncExitStack) -> None:
 
 
 def _agents_routers() -> list[APIRouter]:
+    from agentic_platform.agents.mcp_server.router import router as mcp_router
     from agentic_platform.agents.router import router
 
-    return [router]
+    return [router, mcp_router]
 
 
 SERVICES: dict[str, ServiceSpec] = {

@@ -29,6 +29,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from agentic_platform.agents.tools.mcp.settings import McpServerSettings
 from agentic_platform.auth.oidc_settings import OIDCSettings
 from agentic_platform.errors import ConfigurationError
 from agentic_platform.llm_gateway.catalog import ModelEntry, default_models
@@ -365,6 +366,21 @@ class AgentsSettings(BaseModel):
         description="The weather tool's place-name lookup (Open-Meteo's shape: name and count "
         "query parameters).",
     )
+
+    mcp_servers: list[McpServerSettings] = Field(
+        default_factory=list,
+        description="MCP servers whose tools agents offer their models as '<server>__<tool>' "
+        "(docs/agents.md, MCP).",
+    )
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _unique_mcp_names(cls, servers: list[McpServerSettings]) -> list[McpServerSettings]:
+        names = [server.name for server in servers]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"agents.mcp_servers: the names {repeated} are used more than once")
+        return servers
 
     def model_for(self, agent: str) -> str:
         """The model alias ``agent`` calls."""

@@ -39,6 +39,7 @@ from agentic_platform.agents.registry import AgentRegistry
 from agentic_platform.agents.schemas import InvokeRequest, RunResult, RunStatus
 from agentic_platform.agents.store import RunStore
 from agentic_platform.agents.tools.builtin import ToolSources, builtin_tools
+from agentic_platform.agents.tools.mcp.tools import McpServers
 from agentic_platform.agents.tools.toolbox import ToolBox
 from agentic_platform.auth.principal import Principal
 from agentic_platform.clients.internal import (
@@ -86,10 +87,12 @@ class AgentRunner:
         registry: AgentRegistry,
         store: RunStore,
         http: httpx.AsyncClient | None = None,
+        mcp: McpServers | None = None,
     ) -> None:
         self._state = state
         self._store = store
         self._http = http
+        self._mcp = mcp
         self._settings = state.settings.agents
         self._catalog = ModelCatalog(state.settings.models)
         self.registry = registry
@@ -152,6 +155,8 @@ class AgentRunner:
             agent.tools,
             ToolSources(agent.name, knowledge_bases, retrieval, memory, self._http, self._settings),
         )
+        if self._mcp is not None:
+            tools.extend(await self._mcp.tools_for(agent.name))
         ctx = RunContext(
             run_id=uuid.uuid4().hex,
             agent=agent.name,

@@ -11,10 +11,12 @@ from contextlib import AsyncExitStack
 import httpx
 
 from agentic_platform.agents.events import Event, RunError, sse_frame
+from agentic_platform.agents.mcp_server.server import PlatformMcpServer
 from agentic_platform.agents.registry import AgentRegistry, load_registry
 from agentic_platform.agents.runner import AgentRunner, PreparedRun
 from agentic_platform.agents.schemas import AgentCard, AgentList
 from agentic_platform.agents.store import RunStore
+from agentic_platform.agents.tools.mcp.tools import McpServers
 from agentic_platform.clients.internal import service_target
 from agentic_platform.errors import PlatformError
 from agentic_platform.state import PlatformState
@@ -28,7 +30,11 @@ class AgentService:
         self.runs = RunStore(state.sessions)
         self.http = httpx.AsyncClient(timeout=state.settings.agents.tool_timeout_seconds)
         """Shared by the tools that call the outside world (one connection pool)."""
-        self.runner = AgentRunner(state, registry, self.runs, self.http)
+        self.mcp = McpServers(state.settings.agents.mcp_servers)
+        """The MCP servers whose tools agents offer (connected on first use)."""
+        self.runner = AgentRunner(state, registry, self.runs, self.http, self.mcp)
+        self.mcp_endpoint = PlatformMcpServer(state, self.runner)
+        """The platform's own MCP server at ``/mcp`` (its sessions run while the service does)."""
         self._streams: set[asyncio.Task[None]] = set()
 
     def cards(self) -> AgentList:
@@ -86,6 +92,7 @@ class AgentService:
             task.cancel()
         if self._streams:
             await asyncio.wait(list(self._streams))
+        await self.mcp.aclose()
         await self.http.aclose()
 
 
@@ -93,4 +100,5 @@ async def start_agents(state: PlatformState, stack: AsyncExitStack) -> None:
     service_target(state, "llm-gateway")  # agents need a gateway: say so at start-up
     service = AgentService(state, load_registry(state.settings.agents))
     stack.push_async_callback(service.aclose)
+    await stack.enter_async_context(service.mcp_endpoint.running())
     state.agents = service

@@ -1,0 +1,1 @@
+"""The platform as an MCP server at ``/mcp`` (streamable HTTP)."""
