@@ -25,10 +25,19 @@ def service_routes(service: str) -> list[str]:
     """The routes `agentic serve <service>` answers (the app is built, never started)."""
     settings = Settings(data_dir=Path(tempfile.gettempdir()) / "agentic-routes")
     app = create_app(settings, [service])  # type: ignore[list-item]
-    paths = set(app.openapi()["paths"]) | {
-        path for route in app.router.routes if (path := getattr(route, "path", None))
-    }
+    paths = set(app.openapi()["paths"]) | set(_paths(app.router.routes))
     return sorted(p for p in paths if not p.startswith(INFRASTRUCTURE))
+
+
+def _paths(routes: list[Any]) -> list[str]:
+    """Every route's path, into included routers too (those left out of the schema, /mcp)."""
+    found = []
+    for route in routes:
+        if (path := getattr(route, "path", None)) is not None:
+            found.append(path)
+        if (included := getattr(route, "original_router", None)) is not None:
+            found.extend(_paths(included.routes))
+    return found
 
 
 def covers(prefix: str, path: str) -> bool:

@@ -251,6 +251,11 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/retrieval/v1/knowledge-bases/{kb}/jobs/{job_id}"): SERVICE,
     ("POST", "/retrieval/v1/knowledge-bases/{kb}/retrieve"): SERVICE,
     ("POST", "/retrieval/v1/retrieve"): SERVICE,
+    ("GET", "/agents/v1"): SERVICE,
+    ("POST", "/agents/v1/{name}/invoke"): SERVICE,
+    ("POST", "/agents/v1/{name}/stream"): SERVICE,
+    ("GET", "/agents/v1/runs"): SERVICE,
+    ("GET", "/agents/v1/runs/{run_id}"): SERVICE,
 }
 """Who reaches each route (docs/security.md, "Who may do what"). A route added to the app
 without an entry here fails ``test_every_route_has_a_role_entry``."""

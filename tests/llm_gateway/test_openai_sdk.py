@@ -9,6 +9,8 @@ import struct
 import pytest
 from openai import AsyncOpenAI, AuthenticationError, NotFoundError
 
+from agentic_platform.agents.registry import builtin_factories
+
 
 @pytest.fixture
 def client(platform_url: str, admin_key: str) -> AsyncOpenAI:
@@ -174,7 +176,8 @@ async def test_embeddings_base64_wire_format(platform_url: str, admin_key: str) 
 async def test_models_list(client: AsyncOpenAI) -> None:
     page = await client.models.list()
     catalog = {"echo", "weather-bot", "text-only", "test-embed"}
-    assert {model.id for model in page.data} == catalog | {"agent:diy-agent"}
+    agents = {f"agent:{name}" for name in builtin_factories()}
+    assert {model.id for model in page.data} == catalog | agents
 
 
 async def test_sdk_errors(client: AsyncOpenAI, platform_url: str) -> None:
