@@ -147,7 +147,8 @@ async def test_local_enforces_limits_in_process_until_redis_is_back(
     assert [a.admitted for a in admissions] == [True, True, True, False]
     assert admissions[-1].retry_after is not None
     assert 59 < admissions[-1].retry_after <= 60
-    await store.adjust([Charge("rpm:k1:1", amount=-1, limit=3, ttl_seconds=60)])
+    # A refund of a local admission (the caller marks it so) is applied locally.
+    await store.adjust([Charge("rpm:k1:1", amount=-1, limit=3, ttl_seconds=60, local=True)])
     assert await store.values([per_window.counter]) == (2.0,)
 
     redis_server.start()  # empty: the shared counters know nothing of the outage
@@ -174,4 +175,26 @@ async def test_during_an_outage_requests_do_not_wait_on_the_primary(
 
     await store.ping()  # a readiness probe ends the outage without waiting for the schedule
     assert not store.in_outage
+    await store.aclose()
+
+
+async def test_local_releases_of_slots_taken_in_redis_free_no_local_slot(
+    redis_server: RedisServer,
+) -> None:
+    """Requests admitted by Redis that end during the outage give nothing back to the local
+    counters (they never held those slots); slots taken locally are given back locally."""
+    store = resilient(redis_server, "local")
+    slot = Charge("concurrent:k2", amount=1, limit=2, ttl_seconds=60, lease=True)
+    in_redis = [await store.acquire([slot]) for _ in range(2)]
+    assert [a.admitted and not a.local for a in in_redis] == [True, True]
+    redis_server.stop()
+    held_here = [await store.acquire([slot]) for _ in range(2)]
+    assert [a.admitted and a.local for a in held_here] == [True, True]
+
+    for _ in in_redis:  # the requests Redis admitted end now
+        await store.adjust([Charge(slot.counter, -1, 2, 60)])
+    assert not (await store.acquire([slot])).admitted, "a Redis release freed a local slot"
+
+    await store.adjust([Charge(slot.counter, -1, 2, 60, local=True)])
+    assert (await store.acquire([slot])).admitted
     await store.aclose()

@@ -58,6 +58,8 @@ class Ticket:
     counters: list[_Counter] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
     settled: bool = False
+    local: bool = False
+    """Admitted by this replica's own counters while the shared store was down."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +176,7 @@ class UsageGovernor:
             assert admission.refused_index is not None
             raise _refusal(ticket.counters[admission.refused_index], admission.retry_after, now)
         ticket.headers = _rate_headers(ticket.counters, admission.values)
+        ticket.local = admission.local
         return ticket
 
     def settle(self, ticket: Ticket, input_tokens: int, output_tokens: int, cost: float) -> None:
@@ -201,7 +204,11 @@ class UsageGovernor:
             left = counter.deadline - clock if counter.deadline else 0.0
             if counter.deadline and left <= 0:
                 continue  # that window is over; nothing to correct
-            adjustments.append(Charge(counter.charge.counter, delta, counter.charge.limit, left))
+            adjustments.append(
+                Charge(
+                    counter.charge.counter, delta, counter.charge.limit, left, local=ticket.local
+                )
+            )
         if not adjustments:
             return
         try:

@@ -53,6 +53,9 @@ class Charge:
     """The TTL restarts at every ``acquire()`` that adds to the counter, so the counter ends
     ``ttl_seconds`` after its last admission. For concurrency slots: a slot whose release never
     comes (its replica crashed) is freed once the subject has been idle that long."""
+    local: bool = False
+    """In ``adjust()``: the charge settles an admission made in this replica's own counters
+    while the shared store was down (``Admission.local``), so it is applied there."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,9 @@ class Admission:
     """Seconds until the refused counter expires. None when that is no guide: the counter
     never expires (ttl 0) or is a lease (freed by releases, not by time), or the charge
     exceeds its limit on its own."""
+    local: bool = False
+    """Admitted by this replica's own counters (the shared store was down): its settlement
+    must say so (``Charge.local``)."""
 
 
 class CounterStore(Protocol):

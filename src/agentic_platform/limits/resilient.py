@@ -40,6 +40,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Literal, TypeVar, get_args
 
 from agentic_platform.errors import ServiceUnavailableError
@@ -49,6 +50,7 @@ from agentic_platform.limits.base import (
     CounterStore,
     CounterStoreUnavailable,
     check_charges,
+    completed,
 )
 from agentic_platform.limits.memory import MemoryCounterStore
 
@@ -113,7 +115,7 @@ class ResilientCounterStore:
             check_charges(charges, acquiring=True)
             self._remind()
             if self._policy == "local":
-                return await self._local.acquire(charges)
+                return replace(await self._local.acquire(charges), local=True)
             if self._policy == "fail_open":
                 # Reported as though every counter were empty: the real values are unknown.
                 amounts = tuple(max(charge.amount, 0.0) for charge in charges)
@@ -121,6 +123,11 @@ class ResilientCounterStore:
             raise LimiterUnavailableError() from error
 
     def adjust(self, charges: Sequence[Charge]) -> Awaitable[None]:
+        if any(charge.local for charge in charges):
+            self._local.adjust([charge for charge in charges if charge.local])
+            charges = [charge for charge in charges if not charge.local]
+            if not charges:
+                return completed()
         if self._down:
             return self._adjust_in_outage(charges)
         started = asyncio.ensure_future(self._primary.adjust(charges))  # started eagerly
@@ -149,7 +156,9 @@ class ResilientCounterStore:
         check_charges(charges, acquiring=False)
         self._remind()
         if self._policy == "local":
-            await self._local.adjust(charges)
+            # Settling what the shared store admitted: what it adds is counted here too, but
+            # nothing it gives back (a released slot, a refund) frees room others hold here.
+            await self._local.adjust([charge for charge in charges if charge.amount > 0])
 
     async def values(self, counters: Sequence[str]) -> tuple[float, ...]:
         try:
