@@ -15,7 +15,7 @@ from agentic_platform.app import create_app
 from agentic_platform.auth.keys import new_key_secret
 from agentic_platform.settings import AuthSettings, Settings
 from agentic_platform.testing.catalog import scripted_models
-from agentic_platform.testing.postgres import POSTGRES_ADMIN_URL, create_database, drop_database
+from agentic_platform.testing.postgres import database_urls
 from agentic_platform.testing.server import serve_in_thread
 from agentic_platform.testing.upstream import FakeUpstream, closed_port_url, serve_fake_upstream
 
@@ -23,20 +23,7 @@ from agentic_platform.testing.upstream import FakeUpstream, closed_port_url, ser
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The same test on SQLite and on a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'platform.db'}"
-        return
-    try:
-        name = create_database()
-    except OSError as error:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {error}")
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        drop_database(name)
+    yield from database_urls(request.param, tmp_path)
 
 
 @pytest.fixture(scope="session")

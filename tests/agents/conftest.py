@@ -3,7 +3,6 @@ the suite fast; each test makes its own users, so tests never see each other's r
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # the harness, as pyproject does
 
 from agents_harness import Platform, agent_settings, running
 
-from agentic_platform.testing.postgres import POSTGRES_ADMIN_URL, create_database, drop_database
+from agentic_platform.testing.postgres import database_urls
 
 
 @pytest.fixture(
@@ -24,20 +23,7 @@ from agentic_platform.testing.postgres import POSTGRES_ADMIN_URL, create_databas
 def agents_database(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('agents') / 'platform.db'}"
-        return
-    try:
-        name = create_database()
-    except OSError as error:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {error}")
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        drop_database(name)
+    yield from database_urls(request.param, tmp_path_factory.mktemp("agents"))
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
