@@ -69,10 +69,10 @@ async def test_recall_and_remember_tools(served: str, user_key: str) -> None:
         assert recall.definition()["function"]["name"] == "recall"
         assert remember.definition()["function"]["parameters"]["required"] == ["text"]
         stored = orjson.loads(
-            await remember('{"text": "The user is training for a 10k race", "type": "event"}')
+            await remember.call({"text": "The user is training for a 10k race", "type": "event"})
         )
         assert stored == {"remembered": "The user is training for a 10k race", "type": "event"}
-        found = orjson.loads(await recall({"query": "running race", "top_k": 3}))
+        found = orjson.loads(await recall.call({"query": "running race", "top_k": 3}))
         assert found[0]["memory"] == "The user is training for a 10k race"
         assert found[0]["type"] == "event"
         [listed] = (await memory.list_memories()).data

@@ -1,47 +1,23 @@
 """Memory tools an agent can expose to its model: ``recall`` and ``remember``.
 
-Each tool is a plain async callable plus a JSON-schema description (the OpenAI ``tools``
-shape), bound to a :class:`~agentic_platform.memory.client.MemoryClient` that already speaks
-for the user. Results are small JSON-able dicts: the model sees the memory, its type and time,
-and a short quote of where it came from, never ids it could misuse.
+Each is an agent :class:`~agentic_platform.agents.tools.base.FunctionTool` (a JSON-schema
+description in the OpenAI ``tools`` shape and an async call answering JSON text), bound to a
+:class:`~agentic_platform.memory.client.MemoryClient` that already speaks for the user. The
+model sees the memory, its type and time, and a short quote of where it came from, never ids
+it could misuse.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, get_args
 
 import orjson
 
+from agentic_platform.agents.tools.base import FunctionTool
 from agentic_platform.memory.client import MemoryClient
 from agentic_platform.memory.schemas import MESSAGE_TYPE, MemoryType, SearchHitOut
 
 QUOTE_CHARS = 200
-
-
-@dataclass(frozen=True)
-class MemoryTool:
-    name: str
-    description: str
-    parameters: dict[str, Any]
-    function: Callable[..., Awaitable[Any]]
-
-    def definition(self) -> dict[str, Any]:
-        """The OpenAI ``tools`` entry for this tool."""
-        return {
-            "type": "function",
-            "function": {
-                "name": self.name,
-                "description": self.description,
-                "parameters": self.parameters,
-            },
-        }
-
-    async def __call__(self, arguments: str | dict[str, Any]) -> str:
-        """Run the tool on a model's arguments (JSON text or a dict); the result as JSON."""
-        parsed = orjson.loads(arguments) if isinstance(arguments, str) else arguments
-        return orjson.dumps(await self.function(**parsed)).decode()
 
 
 RECALL_PARAMETERS: dict[str, Any] = {
@@ -84,27 +60,28 @@ def _hit(hit: SearchHitOut) -> dict[str, Any]:
     return found
 
 
-def memory_tools(client: MemoryClient, *, agent_id: str | None = None) -> list[MemoryTool]:
+def memory_tools(client: MemoryClient, *, agent_id: str | None = None) -> list[FunctionTool]:
     """``recall`` and ``remember`` for one user (the client's) and, optionally, one agent:
     memories an agent writes are tied to it; recall searches all of the user's memories."""
 
-    async def recall(query: str, top_k: int = 5, type: str | None = None) -> list[dict[str, Any]]:
+    async def recall(query: str, top_k: int = 5, type: str | None = None) -> str:
         where = {"field": "type", "op": "eq", "value": type} if type else None
-        return [_hit(hit) for hit in await client.search(query, top_k=top_k, filter=where)]
+        found = [_hit(hit) for hit in await client.search(query, top_k=top_k, filter=where)]
+        return orjson.dumps(found).decode()
 
-    async def remember(text: str, type: MemoryType = "fact") -> dict[str, Any]:
+    async def remember(text: str, type: MemoryType = "fact") -> str:
         stored = await client.remember(text, type=type, agent_id=agent_id)
-        return {"remembered": stored.text, "type": stored.type}
+        return orjson.dumps({"remembered": stored.text, "type": stored.type}).decode()
 
     return [
-        MemoryTool(
+        FunctionTool(
             "recall",
             "Search what you know about the user from earlier conversations: preferences, "
             "facts, events and instructions, with where each came from.",
             RECALL_PARAMETERS,
             recall,
         ),
-        MemoryTool(
+        FunctionTool(
             "remember",
             "Store one thing worth knowing in later conversations (the user asked you to "
             "remember it, or it is a lasting preference, fact or instruction).",

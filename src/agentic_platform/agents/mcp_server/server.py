@@ -189,7 +189,7 @@ class PlatformMcpServer:
     async def _memory(self, caller: Principal, name: str, arguments: dict[str, Any]) -> str:
         async with memory_client_for(self._state, caller) as memory:
             [tool] = [tool for tool in memory_tools(memory) if tool.name == name]
-            return await tool(arguments)
+            return await tool.call(arguments)
 
     async def _search(self, caller: Principal, arguments: dict[str, Any]) -> str:
         async with retrieval_client_for(self._state, caller) as retrieval:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -23,7 +23,6 @@ from agentic_platform.settings import AgentsSettings
 
 if TYPE_CHECKING:
     from agentic_platform.memory.client import MemoryClient
-    from agentic_platform.memory.tools import MemoryTool
     from agentic_platform.retrieval.client import RetrievalClient
 
 
@@ -50,20 +49,13 @@ def _search(sources: ToolSources) -> Tool | None:
     return FunctionTool(search.name, search.description, search.parameters(), search.__call__)
 
 
-def _memory_tool(tool: MemoryTool) -> Tool:
-    async def call(**arguments: Any) -> str:
-        return await tool(arguments)
-
-    return FunctionTool(tool.name, tool.description, tool.parameters, call)
-
-
 def _memory(sources: ToolSources, name: str) -> Tool | None:
     if sources.memory is None:
         return None
     from agentic_platform.memory.tools import memory_tools
 
     found = [t for t in memory_tools(sources.memory, agent_id=sources.agent) if t.name == name]
-    return _memory_tool(found[0])
+    return found[0]
 
 
 def _weather(sources: ToolSources) -> Tool | None:
