@@ -8,7 +8,8 @@ URL in ``service_urls``. Same class, same headers, same code path.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from agentic_platform.retrieval.client import RetrievalClient
 
 IN_PROCESS_URL = "http://in-process"
+
+C = TypeVar("C")
 
 
 def service_target(
@@ -41,41 +44,33 @@ def service_target(
     )
 
 
-def llm_client_for(state: PlatformState, user: Principal) -> LLMClient:
-    """An LLM gateway client whose calls count as ``user``'s. Close it after use."""
-    base_url, transport = service_target(state, "llm-gateway")
-    return LLMClient(
+def _acting_client(
+    state: PlatformState, service: str, user: Principal, client: Callable[..., C]
+) -> C:
+    base_url, transport = service_target(state, service)
+    return client(
         base_url,
         state.service_key,
         transport=transport,
         headers=acting_headers(user),
         tracer=state.telemetry.tracer,
     )
+
+
+def llm_client_for(state: PlatformState, user: Principal) -> LLMClient:
+    """An LLM gateway client whose calls count as ``user``'s. Close it after use."""
+    return _acting_client(state, "llm-gateway", user, LLMClient)
 
 
 def retrieval_client_for(state: PlatformState, user: Principal) -> RetrievalClient:
     """A retrieval gateway client whose calls count as ``user``'s. Close it after use."""
     from agentic_platform.retrieval.client import RetrievalClient
 
-    base_url, transport = service_target(state, "retrieval")
-    return RetrievalClient(
-        base_url,
-        state.service_key,
-        transport=transport,
-        headers=acting_headers(user),
-        tracer=state.telemetry.tracer,
-    )
+    return _acting_client(state, "retrieval", user, RetrievalClient)
 
 
 def memory_client_for(state: PlatformState, user: Principal) -> MemoryClient:
     """A memory gateway client that reads and writes ``user``'s memory. Close it after use."""
     from agentic_platform.memory.client import MemoryClient
 
-    base_url, transport = service_target(state, "memory")
-    return MemoryClient(
-        base_url,
-        state.service_key,
-        transport=transport,
-        headers=acting_headers(user),
-        tracer=state.telemetry.tracer,
-    )
+    return _acting_client(state, "memory", user, MemoryClient)
