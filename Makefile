@@ -43,4 +43,4 @@ bench-retrieval: $(UV)
 
 bench-memory: $(UV)
 	$(UV) sync --frozen --all-extras
-	$(UV) run --no-sync python -m bench.memory --quiet-wait 600
+	$(UV) run --no-sync python -m bench.memory --wait-quiet 600

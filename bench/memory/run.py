@@ -276,7 +276,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--no-baselines", action="store_true", help="skip BM25/dense/RRF")
     parser.add_argument("--max-wait", type=float, default=7200, help="seconds to settle")
     parser.add_argument(
-        "--quiet-wait",
+        "--wait-quiet",
         type=float,
         default=0,
         help="first wait up to this many seconds for other processes to go quiet",
@@ -291,8 +291,8 @@ def main() -> None:
     conversations = locomo.load(only=set(args.conversations) if args.conversations else None)
     logs = BENCH_DIR / "results"
     logs.mkdir(exist_ok=True)
-    if args.quiet_wait:
-        wait_until_quiet(args.quiet_wait)
+    if args.wait_quiet:
+        wait_until_quiet(args.wait_quiet)
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
         server, key = start_platform(
             Path(tmp), logs, args.extraction_model, args.memory, args.config
