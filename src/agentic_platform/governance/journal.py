@@ -1,7 +1,7 @@
 """The usage journal: every usage record on local disk before its answer is sent.
 
 The ledger holds records in memory until its next batch write; the journal is what a crash
-cannot take away. Each record is one JSON line appended with one ``os.write`` (7–10 µs,
+cannot take away. Each record is one JSON line appended with one ``os.write`` (7 to 10 µs,
 so it runs on the event loop) to this process's current *segment*. The write lands in the
 operating system's page cache, which outlives the process however it dies; only an
 ``fsync`` (``sync_seconds``) makes it outlive the machine. When the ledger starts a batch
