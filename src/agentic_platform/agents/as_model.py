@@ -12,8 +12,11 @@ own hot path is unchanged; the agent's own model calls are metered as usual.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import AsyncIterator
 
+import httpx
 import orjson
 from fastapi import Request
 from starlette.responses import Response, StreamingResponse
@@ -38,20 +41,46 @@ from agentic_platform.llm_gateway.schemas import (
     UserMessage,
     new_completion_id,
 )
+from agentic_platform.state import PlatformState
 from agentic_platform.web.bodies import json_response
 from agentic_platform.web.sse import DONE, event
 
 AGENT_MODEL_PREFIX = "agent:"
+LISTED_SECONDS = 30.0
+"""How long the list of agents served by another process is reused."""
+
+logger = logging.getLogger("agentic_platform.agents")
+_listed: dict[str, tuple[float, list[str]]] = {}
 
 
-def agent_model_cards(request: Request) -> list[ModelCard]:
-    """The ``agent:<name>`` models of the agents running in this process."""
-    agents = platform(request).agents
-    if agents is None:
+async def agent_model_cards(request: Request, caller: Principal) -> list[ModelCard]:
+    """The ``agent:<name>`` models: the agents running in this process or, when the agents
+    service runs elsewhere (``service_urls``), the ones it lists."""
+    state = platform(request)
+    if state.agents is not None:
+        names = [agent.name for agent in state.agents.registry]
+    elif "agents" in state.settings.service_urls:
+        names = await _listed_elsewhere(state, caller)
+    else:
         return []
-    return [
-        ModelCard(id=f"{AGENT_MODEL_PREFIX}{a.name}", owned_by="agents") for a in agents.registry
-    ]
+    return [ModelCard(id=f"{AGENT_MODEL_PREFIX}{name}", owned_by="agents") for name in names]
+
+
+async def _listed_elsewhere(state: PlatformState, caller: Principal) -> list[str]:
+    """The agent names the agents service lists, asked at most every ``LISTED_SECONDS``; while
+    it cannot be asked, the last answer (or none), so the model list itself never fails."""
+    url = state.settings.service_urls["agents"]
+    now = time.monotonic()
+    asked, names = _listed.get(url, (-LISTED_SECONDS, []))
+    if now - asked < LISTED_SECONDS:
+        return names
+    try:
+        async with agents_client_for(state, caller) as client:
+            names = [card.name for card in (await client.agents()).data]
+    except (httpx.HTTPError, PlatformError) as error:
+        logger.warning("the agents service at %s did not list its agents: %s", url, error)
+    _listed[url] = (now, names)
+    return names
 
 
 def _invocation(body: ChatCompletionRequest) -> dict[str, object]:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.responses import Response, StreamingResponse
 
-from agentic_platform.dependencies import current_principal, llm_gateway, metering, platform
+from agentic_platform.dependencies import current_principal, llm_gateway, metering
 from agentic_platform.errors import PlatformError
 from agentic_platform.governance.metering import estimate_call
 from agentic_platform.llm_gateway import examples
@@ -110,10 +110,9 @@ async def embeddings(request: Request) -> Response:
 @router.get("/models", response_model=ModelList, summary="List the models in the catalog.")
 @direct
 async def models(request: Request) -> Response:
-    await current_principal(request)
+    caller = await current_principal(request)
     listed = (await llm_gateway(request)).models()
-    if platform(request).agents is not None:
-        from agentic_platform.agents.as_model import agent_model_cards
+    from agentic_platform.agents.as_model import agent_model_cards
 
-        listed.data.extend(agent_model_cards(request))
+    listed.data.extend(await agent_model_cards(request, caller))
     return json_response(listed)
