@@ -1,5 +1,5 @@
-"""A tiny MCP server for the agent tests (``add``, ``hang``, ``fail``, ``crash``), served over
-stdio when run as a script and over streamable HTTP through :func:`http_app`; and
+"""A tiny MCP server for the agent tests (``add``, ``hang``, ``fail``, ``learn``, ``crash``),
+served over stdio when run as a script and over streamable HTTP through :func:`http_app`; and
 ``tool-bot``, the scripted model that calls whichever tool the user's message names."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import asyncio
 import json
 import os
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from starlette.applications import Starlette
 
@@ -19,6 +19,10 @@ from agentic_platform.llm_gateway.schemas import (
     UserMessage,
     message_text,
 )
+
+
+def multiply(a: int, b: int) -> int:
+    return a * b
 
 
 def build_server() -> MCPServer:
@@ -36,6 +40,12 @@ def build_server() -> MCPServer:
     @server.tool(description="Always fails.")
     def fail() -> str:
         raise ToolError("the disk is full")
+
+    @server.tool(description="Learns to multiply: adds the tool and tells the clients.")
+    async def learn(ctx: Context) -> str:
+        server.add_tool(multiply, description="Multiply two integers.")
+        await ctx.session.send_tool_list_changed()
+        return "learned"
 
     @server.tool(description="Ends the server's process.")
     def crash() -> str:

@@ -95,6 +95,19 @@ async def test_the_offered_tools_are_the_reachable_servers_for_this_agent(
 
 
 @pytest.mark.parametrize("server", ["local", "remote"])
+async def test_a_server_that_announces_new_tools_has_them_offered_next_run(
+    platform: Platform, server: str
+) -> None:
+    alice = await platform.user("alice")
+    before = await alice.ok(message=_ask(f"{server}__multiply", a=6, b=7))
+    assert before["output"].startswith(f"Not offered: {server}__multiply")
+    learned = await alice.ok(message=_ask(f"{server}__learn"))
+    assert learned["output"] == "Result: learned"
+    after = await alice.ok(message=_ask(f"{server}__multiply", a=6, b=7))
+    assert after["output"] == "Result: 42"
+
+
+@pytest.mark.parametrize("server", ["local", "remote"])
 async def test_a_hanging_mcp_tool_times_out_and_the_run_finishes(
     platform: Platform, server: str
 ) -> None:

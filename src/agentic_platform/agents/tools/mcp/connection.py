@@ -7,7 +7,8 @@ closed. Runs call tools through it concurrently (MCP matches answers to requests
 
 A connection that cannot be opened, or breaks under a call, is reported and forgotten: the
 next run opens a fresh one (a stdio server that crashed is started again). The tool list is
-read once per connection.
+read when the connection opens and again, by the next run, after the server announces that it
+changed (``notifications/tools/list_changed``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import anyio
 import httpx2
 import mcp_types
 from mcp import Client, MCPError, StdioServerParameters
+from mcp.client.session import IncomingMessage, MessageHandlerFnT
 from mcp.client.streamable_http import streamable_http_client
 
 from agentic_platform.agents.tools.base import ToolError
@@ -48,6 +50,8 @@ class McpConnection:
         self._closing = asyncio.Event()
         self._failure: BaseException | None = None
         self._owner: asyncio.Task[None] | None = None
+        self._tools_changed = False
+        self._listing = asyncio.Lock()
 
     async def open(self) -> None:
         """Connect and list the tools within the server's ``timeout_seconds``; raises
@@ -73,7 +77,7 @@ class McpConnection:
 
     async def _own(self) -> None:
         try:
-            async with _client(self.settings) as client:
+            async with _client(self.settings, self._on_message) as client:
                 self.tools = await _list_all(client)
                 self._client = client
                 self._ready.set()
@@ -83,6 +87,24 @@ class McpConnection:
         finally:
             self._client = None
             self.broken = True
+
+    async def _on_message(self, message: IncomingMessage) -> None:
+        if isinstance(message, mcp_types.ToolListChangedNotification):
+            self._tools_changed = True
+
+    async def current_tools(self) -> list[mcp_types.Tool]:
+        """The server's tools, listed again if it said they changed since the last listing;
+        a listing that fails marks the connection broken (the next run opens a new one)."""
+        async with self._listing:
+            client = self._client
+            if self._tools_changed and client is not None and not self.broken:
+                self._tools_changed = False
+                try:
+                    async with asyncio.timeout(self.settings.timeout_seconds):
+                        self.tools = await _list_all(client)
+                except (MCPError, TimeoutError, *_BROKEN):
+                    self.broken = True
+        return self.tools
 
     async def call(self, name: str, arguments: dict[str, Any]) -> mcp_types.CallToolResult:
         """Call one tool; :class:`ToolError` when the server refuses or is gone."""
@@ -113,7 +135,9 @@ class McpConnection:
                     await self._owner
 
 
-def _client(settings: McpServerSettings) -> AbstractAsyncContextManager[Client]:
+def _client(
+    settings: McpServerSettings, on_message: MessageHandlerFnT
+) -> AbstractAsyncContextManager[Client]:
     if settings.transport == "stdio":
         assert settings.command is not None
         parameters = StdioServerParameters(
@@ -121,18 +145,20 @@ def _client(settings: McpServerSettings) -> AbstractAsyncContextManager[Client]:
             args=settings.args,
             env={key: value.get_secret_value() for key, value in settings.env.items()},
         )
-        return Client(parameters, mode="legacy")
-    return _http_client(settings)
+        return Client(parameters, mode="legacy", message_handler=on_message)
+    return _http_client(settings, on_message)
 
 
 @asynccontextmanager
-async def _http_client(settings: McpServerSettings) -> AsyncIterator[Client]:
+async def _http_client(
+    settings: McpServerSettings, on_message: MessageHandlerFnT
+) -> AsyncIterator[Client]:
     assert settings.url is not None
     headers = {key: value.get_secret_value() for key, value in settings.headers.items()}
     timeout = httpx2.Timeout(settings.timeout_seconds, read=None)
     async with httpx2.AsyncClient(headers=headers, timeout=timeout) as http:
         transport = streamable_http_client(settings.url, http_client=http)
-        async with Client(transport, mode="legacy") as client:
+        async with Client(transport, mode="legacy", message_handler=on_message) as client:
             yield client
 
 

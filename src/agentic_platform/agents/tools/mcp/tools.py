@@ -91,7 +91,8 @@ class McpServers:
         tools: list[Tool] = []
         for server, connection in zip(servers, connections, strict=True):
             if connection is not None:
-                tools.extend(_tool(server.name, tool, connection) for tool in connection.tools)
+                listed = await connection.current_tools()
+                tools.extend(_tool(server.name, tool, connection) for tool in listed)
         return tools
 
     async def _connection(self, server: McpServerSettings) -> McpConnection | None:
