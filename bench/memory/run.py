@@ -27,7 +27,7 @@ import httpx
 
 from bench.gateway import procs
 from bench.gateway.machine import OtherLoad, wait_until_quiet
-from bench.memory import baselines, locomo, report
+from bench.memory import baselines, freshness, locomo, report
 from bench.memory.report import Result, Timings
 
 BENCH_DIR = Path(__file__).resolve().parents[1]
@@ -87,6 +87,8 @@ class Bench:
         self.dia_ids: dict[str, str] = {}
         self.appends: list[float] = []
         self.searches: list[float] = []
+        self.freshness: list[float] = []
+        """Append-to-searchable seconds of the probes run during the throughput load."""
 
     def client(self, key: str) -> httpx.AsyncClient:
         limits = httpx.Limits(max_connections=THROUGHPUT_WRITERS)
@@ -207,10 +209,16 @@ class Bench:
                     latencies.append(time.perf_counter() - started)
                     response.raise_for_status()
 
+            probe = (await http.post("/memory/v1/sessions", json={"agent_id": "probe"})).json()
+            loading = asyncio.Event()
+            loading.set()
+            probing = asyncio.create_task(freshness.probe_while(http, probe["id"], loading))
             started = time.perf_counter()
             share = total // THROUGHPUT_WRITERS
             await asyncio.gather(*(writer(session, share) for session in sessions))
             elapsed = time.perf_counter() - started
+            loading.clear()
+            self.freshness = await probing
         return Timings(latencies, elapsed)
 
 
@@ -245,6 +253,7 @@ async def measure(
         appends=Timings(bench.appends, load_seconds),
         searches=Timings(bench.searches, sum(bench.searches)),
         throughput=appends_under_load,
+        freshness=bench.freshness,
         settle_seconds=settle,
         other_cores={"load": load_cores, "search": search_cores},
         extracted=extracted,

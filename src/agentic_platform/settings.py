@@ -195,11 +195,11 @@ class MemorySettings(BaseModel):
         "written by other replicas (appends in this process wake it at once).",
     )
     index_delay_seconds: float = Field(
-        default=0.25,
+        default=0.2,
         ge=0,
         le=10,
-        description="A session's new turns are indexed once it pauses this long (at most five "
-        "times this after the first new turn), so a fast conversation is embedded in batches.",
+        description="How long the indexer lets pass after a new turn wakes it, so turns "
+        "appended meanwhile (on any session) are embedded in the same batch.",
     )
     index_batch_size: int = Field(
         default=256,

@@ -149,25 +149,28 @@ class MemoryIndex:
             return f"memory_{self._suffix}"
         return f"memory_{owner_id}_{self._suffix}"
 
-    async def add_turns(self, session: SessionRow, batch: Sequence[TurnWindow]) -> None:
-        if not batch:
+    async def add_turns(
+        self, owner_id: str, batches: Sequence[tuple[SessionRow, Sequence[TurnWindow]]]
+    ) -> None:
+        """Index turns of one owner's sessions: one embedding call, one write."""
+        pairs = [(session, window) for session, batch in batches for window in batch]
+        if not pairs:
             return
-        texts = [turn_text(window.turn) for window in batch]
-        contexts = [window.context() for window in batch]
-        vectors = await self._turn_vectors(session.owner_id, [w.turn.id for w in batch], texts)
+        texts = [turn_text(window.turn) for _, window in pairs]
+        vectors = await self._turn_vectors(owner_id, [w.turn.id for _, w in pairs], texts)
         records = [
             IndexRecord(
                 id=window.turn.id,
                 text=text,
-                context=context,
+                context=window.context(),
                 vector=vector,
                 metadata=_turn_metadata(session, window.turn),
             )
-            for window, text, context, vector in zip(batch, texts, contexts, vectors, strict=True)
+            for (session, window), text, vector in zip(pairs, texts, vectors, strict=True)
         ]
         backend = await self.backend()
         async with self._write():
-            await backend.upsert(self.collection(session.owner_id), records)
+            await backend.upsert(self.collection(owner_id), records)
 
     async def _turn_vectors(
         self, owner_id: str, ids: Sequence[str], texts: Sequence[str]

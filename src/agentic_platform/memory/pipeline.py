@@ -8,6 +8,7 @@ two replicas at once, therefore stores nothing twice: the loser's transaction ro
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -24,7 +25,7 @@ from agentic_platform.memory.extraction import (
     Operation,
     Prompt,
 )
-from agentic_platform.memory.index import MemoryIndex, windows
+from agentic_platform.memory.index import MemoryIndex, TurnWindow, windows
 from agentic_platform.memory.models import (
     ExtractionRow,
     MemoryRow,
@@ -61,6 +62,15 @@ def backoff(attempts: int) -> timedelta:
     return min(MAX_BACKOFF, timedelta(seconds=2.0**attempts))
 
 
+@dataclass
+class Indexed:
+    """What one indexing round left: sessions with more turns waiting, and sessions whose
+    owner's turns could not be indexed (to try again later)."""
+
+    more: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
 class _BatchTaken(Exception):
     """Another worker stored this batch first; this run's transaction rolls back."""
 
@@ -95,41 +105,64 @@ class SessionPipeline:
         self._settings = settings
 
     async def state(self, session_id: str) -> tuple[SessionRow, ExtractionRow] | None:
+        found = await self.states([session_id])
+        return found[0] if found else None
+
+    async def states(self, session_ids: Sequence[str]) -> list[tuple[SessionRow, ExtractionRow]]:
+        """The sessions (and their progress) that still exist, of ``session_ids``."""
         async with self._db() as db:
-            found = (
-                await db.execute(
-                    select(SessionRow, ExtractionRow)
-                    .join(ExtractionRow, ExtractionRow.session_id == SessionRow.id)
-                    .where(SessionRow.id == session_id)
-                )
-            ).first()
-        return (found[0], found[1]) if found else None
+            found = await db.execute(
+                select(SessionRow, ExtractionRow)
+                .join(ExtractionRow, ExtractionRow.session_id == SessionRow.id)
+                .where(SessionRow.id.in_(session_ids))
+            )
+            return [(row[0], row[1]) for row in found]
 
     # --- raw turns -----------------------------------------------------------------------
 
-    async def index_turns(self, session: SessionRow, progress: ExtractionRow) -> bool:
-        """Index the next batch of new turns; True when more are waiting.
+    async def index_sessions(self, session_ids: Sequence[str]) -> Indexed:
+        """Index the next batch of new turns of each session, with one embedding call and
+        one index write per owner, then move every session's mark in one transaction.
 
-        The ``context_turns`` turns before the batch are indexed again: their context now
-        includes the turns that followed them."""
+        The ``context_turns`` turns before a batch are indexed again: their context now
+        includes the turns that followed them. An owner whose embedding fails (disabled, over
+        budget, the gateway down) leaves its sessions for a retry; the others go on."""
         width = self._settings.context_turns
-        start = max(0, progress.indexed_through - width)
-        turns = await self._store.turns(session.id, start, self._settings.index_batch_size)
-        if not turns or turns[-1].position <= progress.indexed_through:
-            return False
-        earlier = await self._store.turns_before(session.id, turns[0].position, width)
-        await self._index.add_turns(session, windows(turns, earlier, width))
-        last = turns[-1].position
-        async with self._writers.write(), self._db() as db, db.begin():
-            await db.execute(
-                update(ExtractionRow)
-                .where(
-                    ExtractionRow.session_id == session.id,
-                    ExtractionRow.indexed_through < last,
-                )
-                .values(indexed_through=last)
-            )
-        return len(turns) == self._settings.index_batch_size
+        size = self._settings.index_batch_size
+        planned: dict[str, list[tuple[SessionRow, list[TurnWindow], int]]] = defaultdict(list)
+        indexed = Indexed()
+        for session, progress in await self.states(session_ids):
+            start = max(0, progress.indexed_through - width)
+            turns = await self._store.turns(session.id, start, size)
+            if not turns or turns[-1].position <= progress.indexed_through:
+                continue
+            earlier = await self._store.turns_before(session.id, turns[0].position, width)
+            batch = windows(turns, earlier, width)
+            planned[session.owner_id].append((session, batch, turns[-1].position))
+            if len(turns) == size:
+                indexed.more.append(session.id)
+        done: list[tuple[SessionRow, list[TurnWindow], int]] = []
+        for owner_id, owned in planned.items():
+            try:
+                await self._index.add_turns(owner_id, [(s, batch) for s, batch, _ in owned])
+            except PlatformError as error:
+                logger.warning("memory indexing failed", extra={"error": str(error)[:300]})
+                indexed.failed.extend(session.id for session, _, _ in owned)
+                continue
+            done.extend(owned)
+        if done:
+            async with self._writers.write(), self._db() as db, db.begin():
+                for session, _, last in done:
+                    await db.execute(
+                        update(ExtractionRow)
+                        .where(
+                            ExtractionRow.session_id == session.id,
+                            ExtractionRow.indexed_through < last,
+                        )
+                        .values(indexed_through=last)
+                    )
+        indexed.more = [s for s in indexed.more if s not in set(indexed.failed)]
+        return indexed
 
     # --- extraction ----------------------------------------------------------------------
 

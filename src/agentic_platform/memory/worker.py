@@ -2,8 +2,11 @@
 
 Three asyncio tasks, so a slow extraction never delays indexing:
 
-* the **indexer** takes sessions with new turns (an append in this process wakes it at
-  once) and makes the turns searchable, a batch at a time;
+* the **indexer** makes new turns searchable in rounds: an append in this process wakes it,
+  it lets ``index_delay_seconds`` pass for more turns to join, then indexes the new turns of
+  every waiting session at once, with one embedding call per owner. A busy minute therefore
+  costs a few large batches and a quiet one a turn at a time, and a turn waits for at most
+  the round in progress and its own (a second under 16 writers flat out; docs/benchmarks.md);
 * the **extractor** runs the extraction model over indexed sessions, one session at a time;
   a failed batch comes back after a backoff;
 * the **sweeper** catches what this process was not told about (turns appended on other
@@ -35,9 +38,8 @@ logger = logging.getLogger("agentic_platform.memory")
 SETTLE = timedelta(seconds=10)
 """Turns younger than this belong to the replica that took them; the sweep leaves them."""
 RETENTION_EVERY = timedelta(hours=1)
-MAX_DELAYS = 5
-"""A session that never pauses is still indexed this many index delays after its first
-unindexed turn."""
+ROUND_SESSIONS = 256
+"""Sessions indexed in one round at the most (the rest wait for the next)."""
 
 
 class SessionQueue:
@@ -63,8 +65,18 @@ class SessionQueue:
         self._busy += 1
         return session_id
 
-    def done(self) -> None:
-        self._busy -= 1
+    def take_waiting(self, limit: int) -> list[str]:
+        """Up to ``limit`` more sessions that are waiting now, without waiting for any."""
+        taken: list[str] = []
+        while len(taken) < limit and not self._queue.empty():
+            session_id = self._queue.get_nowait()
+            self._waiting.discard(session_id)
+            taken.append(session_id)
+        self._busy += len(taken)
+        return taken
+
+    def done(self, count: int = 1) -> None:
+        self._busy -= count
         if self._busy == 0 and not self._waiting:
             self._idle.set()
 
@@ -99,8 +111,6 @@ class MemoryWorker:
         self.extracting = SessionQueue()
         self._tasks: list[asyncio.Task[None]] = []
         self._retry_handles: dict[str, asyncio.TimerHandle] = {}
-        self._debounce: dict[str, asyncio.TimerHandle] = {}
-        self._pending_since: dict[str, float] = {}
         self._next_retention = utcnow()
 
     @property
@@ -108,34 +118,12 @@ class MemoryWorker:
         return self._settings.extraction_model
 
     def notify(self, session_id: str) -> None:
-        """A turn was appended: index it once the session pauses for ``index_delay_seconds``
-        (or at the latest ``MAX_DELAYS`` delays after its first unindexed turn). A
-        conversation in full flow is then embedded in a few batches, not one call per turn,
-        which keeps the worker's share of the CPU (and of the database) small while appends
-        arrive."""
-        delay = self._settings.index_delay_seconds
-        if delay <= 0:
-            self.indexing.put(session_id)
-            return
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        first = self._pending_since.setdefault(session_id, now)
-        previous = self._debounce.pop(session_id, None)
-        if previous is not None:
-            previous.cancel()
-        wait = max(0.0, min(delay, first + MAX_DELAYS * delay - now))
-        self._debounce[session_id] = loop.call_later(wait, self._release, session_id)
-
-    def _release(self, session_id: str) -> None:
-        self._debounce.pop(session_id, None)
-        self._pending_since.pop(session_id, None)
+        """A turn was appended: the indexer's next round takes it."""
         self.indexing.put(session_id)
 
     def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(
-                self._run(self.indexing, self._index_session), name="memory-indexer"
-            ),
+            asyncio.create_task(self._index_rounds(), name="memory-indexer"),
             asyncio.create_task(self._sweep_forever(), name="memory-sweeper"),
         ]
         if self.extraction_model is not None:
@@ -146,7 +134,7 @@ class MemoryWorker:
             )
 
     async def aclose(self) -> None:
-        for handle in [*self._retry_handles.values(), *self._debounce.values()]:
+        for handle in self._retry_handles.values():
             handle.cancel()
         for task in self._tasks:
             task.cancel()
@@ -157,12 +145,9 @@ class MemoryWorker:
     async def drain(self) -> None:
         """Index (and extract, when on) every signalled session now, and wait until done."""
         while True:
-            for session_id, handle in list(self._debounce.items()):
-                handle.cancel()
-                self._release(session_id)
             await self.indexing.idle()
             await self.extracting.idle()
-            if self.indexing.idle_now and self.extracting.idle_now and not self._debounce:
+            if self.indexing.idle_now and self.extracting.idle_now:
                 return
 
     # --- stages --------------------------------------------------------------------------
@@ -180,15 +165,30 @@ class MemoryWorker:
             finally:
                 queue.done()
 
-    async def _index_session(self, session_id: str) -> None:
-        state = await self.pipeline.state(session_id)
-        if state is None:
-            return  # deleted meanwhile
-        session, progress = state
-        if await self.pipeline.index_turns(session, progress):
-            self.indexing.put(session_id)
-        if self.extraction_model is not None:
-            self.extracting.put(session_id)
+    async def _index_rounds(self) -> None:
+        while True:
+            first = await self.indexing.get()
+            if self._settings.index_delay_seconds > 0:
+                await asyncio.sleep(self._settings.index_delay_seconds)
+            round_ = [first, *self.indexing.take_waiting(ROUND_SESSIONS - 1)]
+            try:
+                indexed = await self.pipeline.index_sessions(round_)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("memory indexing round failed", extra={"sessions": len(round_)})
+                for session_id in round_:
+                    self._retry_later(self.indexing, session_id, 5.0)
+                continue
+            finally:
+                self.indexing.done(len(round_))
+            for session_id in indexed.more:
+                self.indexing.put(session_id)
+            for session_id in indexed.failed:
+                self._retry_later(self.indexing, session_id, 5.0)
+            if self.extraction_model is not None:
+                for session_id in round_:
+                    self.extracting.put(session_id)
 
     async def _extract_session(self, session_id: str) -> None:
         state = await self.pipeline.state(session_id)
