@@ -49,6 +49,21 @@ async def test_memories_are_extracted_with_their_sources(platform: Platform) -> 
     assert hit["id"] == memories[0]["id"] and hit["sources"][0]["message_id"] == turns[1]["id"]
 
 
+async def test_a_memorys_sources_carry_the_metadata_stored_with_their_turns(
+    platform: Platform,
+) -> None:
+    bea = await platform.user("bea")
+    session = await bea.session()
+    await bea.say(session, "I live in Oslo.", name="Bea", metadata={"chat_message_id": "m-17"})
+    await platform.settle()
+    [memory] = await _memories(bea)
+    assert memory["sources"][0]["metadata"] == {"chat_message_id": "m-17"}
+    [hit] = await bea.search("Oslo", filter={"field": "type", "op": "eq", "value": "fact"})
+    assert hit["sources"][0]["metadata"] == {"chat_message_id": "m-17"}
+    [turn] = await bea.search("Oslo", filter={"field": "type", "op": "eq", "value": "message"})
+    assert turn["metadata"] == turn["sources"][0]["metadata"] == {"chat_message_id": "m-17"}
+
+
 async def test_newer_facts_update_and_contradictions_delete(platform: Platform) -> None:
     ben = await platform.user("ben")
     session = await ben.session()

@@ -201,6 +201,11 @@ class SourceOut(BaseModel):
     name: str | None = None
     content: str | None = None
     occurred_at: datetime | None = None
+    metadata: dict[str, Any] | None = Field(
+        default=None,
+        description="The metadata the caller stored with the turn (its own ids, for example); "
+        "None once the turn is deleted or expired.",
+    )
 
 
 class MemoryOut(BaseModel):

@@ -174,6 +174,7 @@ def _source_out(message_id: str, session_id: str, position: int, turns: Turns) -
         name=turn.name,
         content=turn.content,
         occurred_at=turn.occurred_at or turn.created_at,
+        metadata=turn.metadata_ or {},
     )
 
 
