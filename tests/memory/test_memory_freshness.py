@@ -75,4 +75,4 @@ async def test_a_turn_is_found_soon_while_writers_append_flat_out(platform: Plat
         writing.clear()
         appended_by_writers = sum(await asyncio.gather(*writers))
     assert appended_by_writers > 3 * WRITERS, "the writers did not load the gateway"
-    assert max(waits) < 3.0, f"append to searchable took {waits} s"
+    assert max(waits) < 5.0, f"append to searchable took {waits} s"

@@ -93,12 +93,14 @@ async def test_results_carry_their_sources(platform: Platform) -> None:
         "name": None,
         "content": "Book the window seat on the 7:40 train to Leeds.",
         "occurred_at": turn["created_at"],
+        "metadata": {},
     }
     assert by_id[turn["id"]]["sources"][0]["message_id"] == turn["id"]
     await ida.ok("DELETE", f"/sessions/{session}")
     [kept] = await ida.search("train to Leeds", top_k=5)
     assert kept["id"] == made["id"]
     assert kept["sources"][0]["content"] is None  # the turn is gone; the memory says where from
+    assert kept["sources"][0]["metadata"] is None
 
 
 async def test_modes_top_k_and_memory_changes(platform: Platform) -> None:

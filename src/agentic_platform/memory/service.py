@@ -27,9 +27,9 @@ from agentic_platform.memory.sessions import SessionStore
 from agentic_platform.memory.store import Memory, MemoryStore, mark_indexed
 from agentic_platform.memory.worker import MemoryWorker
 from agentic_platform.memory.writers import Writers
-from agentic_platform.retrieval.embedding import GatewayEmbedder
 from agentic_platform.search.backends.base import SearchBackend
 from agentic_platform.search.backends.sqlite import SqliteSearchBackend
+from agentic_platform.search.embedding import GatewayEmbedder
 from agentic_platform.settings import MemorySettings
 from agentic_platform.state import PlatformState
 

@@ -22,7 +22,6 @@ from agentic_platform.db.base import utcnow
 from agentic_platform.errors import InvalidRequestError, NotFoundError, PlatformError
 from agentic_platform.retrieval.backends import KnowledgeBaseBackends
 from agentic_platform.retrieval.chunking import ChunkingSettings
-from agentic_platform.retrieval.embedding import EmbedderClients, FloatArray
 from agentic_platform.retrieval.ingest import (
     IngestPipeline,
     Outcome,
@@ -33,6 +32,7 @@ from agentic_platform.retrieval.ingest import (
 from agentic_platform.retrieval.intents import ChunkSet, WriteIntents, new_generation
 from agentic_platform.retrieval.models import DocumentRow, KnowledgeBaseRow
 from agentic_platform.retrieval.schemas import Document, DocumentIn, DocumentList, DocumentResult
+from agentic_platform.search.embedding import EmbedderClients, FloatArray
 from agentic_platform.settings import RetrievalSettings
 from agentic_platform.state import PlatformState
 

@@ -26,11 +26,11 @@ import numpy as np
 
 from agentic_platform.errors import InvalidRequestError, PayloadTooLargeError, PlatformError
 from agentic_platform.retrieval.chunking import Chunk, ChunkingSettings, chunk_sections
-from agentic_platform.retrieval.embedding import FloatArray, GatewayEmbedder
 from agentic_platform.retrieval.intents import chunk_id
 from agentic_platform.retrieval.loaders import load_document
 from agentic_platform.retrieval.schemas import DocumentIn, DocumentResult
 from agentic_platform.search.backends.base import IndexRecord
+from agentic_platform.search.embedding import FloatArray, GatewayEmbedder
 
 Outcome = DocumentResult | PlatformError
 Report = Callable[[int, Outcome], Awaitable[None]]

@@ -22,7 +22,6 @@ from agentic_platform.auth.principal import Principal
 from agentic_platform.errors import ConflictError, InvalidRequestError, NotFoundError
 from agentic_platform.retrieval.backends import KnowledgeBaseBackends
 from agentic_platform.retrieval.chunking import ChunkingSettings
-from agentic_platform.retrieval.embedding import EmbedderClients
 from agentic_platform.retrieval.intents import WriteIntents
 from agentic_platform.retrieval.models import DocumentRow, IngestJobRow, KnowledgeBaseRow
 from agentic_platform.retrieval.schemas import (
@@ -33,6 +32,7 @@ from agentic_platform.retrieval.schemas import (
     RetrieveRequest,
 )
 from agentic_platform.search.backends.base import SearchBackend, SearchHit, SearchQuery
+from agentic_platform.search.embedding import EmbedderClients
 from agentic_platform.search.filters import check_filter
 from agentic_platform.settings import RetrievalSettings
 from agentic_platform.state import PlatformState
