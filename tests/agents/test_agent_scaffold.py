@@ -18,9 +18,10 @@ from agents_harness import agent_settings, parse_events
 from typer.testing import CliRunner
 
 from agentic_platform.agents.protocol import Agent
-from agentic_platform.agents.registry import ENTRY_POINT_GROUP, load_factory
+from agentic_platform.agents.registry import ENTRY_POINT_GROUP, load_factory, load_registry
 from agentic_platform.app import create_app
 from agentic_platform.cli import app as cli
+from agentic_platform.settings import AgentsSettings
 from agentic_platform.testing.server import serve_in_thread
 
 NAME = "ledger-helper"
@@ -63,6 +64,23 @@ def test_the_project_has_its_agent_test_readme_and_entry_point(project: Path) ->
         f"AGENTIC_AGENTS__MODULES='[\"{PACKAGE}.agent:make_agent\"]'"
         in (project / "README.md").read_text()
     )
+
+
+def test_its_entry_point_is_hosted_once_installed(project: Path, tmp_path: Path) -> None:
+    """What installing the project writes for its entry points, from its pyproject."""
+    meta = tomllib.loads((project / "pyproject.toml").read_text())
+    points = meta["project"]["entry-points"][ENTRY_POINT_GROUP]
+    info = tmp_path / f"{PACKAGE}-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {NAME}\nVersion: 0.1.0\n")
+    lines = "".join(f"{name} = {target}\n" for name, target in points.items())
+    (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\n{lines}")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        names = [agent.name for agent in load_registry(AgentsSettings())]
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert NAME in names
 
 
 def _user_key(http: httpx.Client) -> tuple[str, str]:

@@ -130,7 +130,8 @@ def agents_new(
     for created in project.created:
         typer.echo(f"created {created.relative_to(project.directory.parent)}")
     typer.echo(
-        f"\nNext: cd {project.directory} && uv run pytest\n"
+        f"\nNext: cd {project.directory} && python -m pytest (where agentic-platform is "
+        "installed)\n"
         f"Host it: install the package next to the platform (its entry point is read at "
         f"start-up), or AGENTIC_AGENTS__MODULES='[\"{project.package}.agent:make_agent\"]' "
         "with its src/ on PYTHONPATH."
