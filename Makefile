@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 
-.PHONY: up test lint typecheck pytest fuzz bench-gateway bench-retrieval bench-memory
+.PHONY: up test lint typecheck pytest fuzz bench-gateway bench-retrieval bench-memory bench-agents
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -44,3 +44,7 @@ bench-retrieval: $(UV)
 bench-memory: $(UV)
 	$(UV) sync --frozen --all-extras
 	$(UV) run --no-sync python -m bench.memory --wait-quiet 600
+
+bench-agents: $(UV)
+	$(UV) sync --frozen --all-extras
+	$(UV) run --no-sync python -m bench.agents --wait-quiet 600

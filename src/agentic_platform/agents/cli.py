@@ -2,12 +2,14 @@
 
 ``agentic agents run NAME "message"`` streams the answer to stdout as it is written and shows
 each tool call (name, arguments, then its result) and workflow step on stderr as it happens,
-so the answer alone can be piped on.
+so the answer alone can be piped on. ``agentic agents new NAME`` starts a team's own agent
+(see :mod:`agentic_platform.agents.scaffold`).
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -108,6 +110,32 @@ def agents_run(
     if failure:
         typer.echo(f"\nerror: {failure[0]}", err=True)
         raise typer.Exit(1)
+
+
+@agents_app.command("new")
+def agents_new(
+    name: Annotated[str, typer.Argument(help="The agent's name, e.g. ticket-triage.")],
+    path: Annotated[
+        Path | None, typer.Option(help="The project's directory (default: ./NAME).")
+    ] = None,
+) -> None:
+    """Start a team's own agent: a template project with its agent, test and README."""
+    from agentic_platform.agents.scaffold import ScaffoldRefused, new_agent_project
+
+    try:
+        project = new_agent_project(name, path)
+    except ScaffoldRefused as refused:
+        typer.echo(f"error: {refused}", err=True)
+        raise typer.Exit(1) from None
+    for created in project.created:
+        typer.echo(f"created {created.relative_to(project.directory.parent)}")
+    typer.echo(
+        f"\nNext: cd {project.directory} && python -m pytest (where agentic-platform is "
+        "installed)\n"
+        f"Host it: install the package next to the platform (its entry point is read at "
+        f"start-up), or AGENTIC_AGENTS__MODULES='[\"{project.package}.agent:make_agent\"]' "
+        "with its src/ on PYTHONPATH."
+    )
 
 
 @runs_app.command("list")

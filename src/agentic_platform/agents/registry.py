@@ -26,31 +26,34 @@ ENTRY_POINT_GROUP = "agentic_platform.agents"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
+BUILTIN_AGENTS: dict[str, str] = {
+    "diy-agent": "agentic_platform.agents.diy.agent:DiyAgent",
+    "pydanticai-agent": "agentic_platform.agents.pydanticai.agent:PydanticAIAgent",
+    "langgraph-chat": "agentic_platform.agents.langgraph.agent:LangGraphChat",
+    "prompt-chaining": "agentic_platform.agents.workflows.prompt_chaining:PromptChaining",
+    "routing": "agentic_platform.agents.workflows.routing:Routing",
+    "parallelization": "agentic_platform.agents.workflows.parallelization:Parallelization",
+    "parallelization-voting": (
+        "agentic_platform.agents.workflows.parallelization:ParallelizationVoting"
+    ),
+    "orchestrator-workers": (
+        "agentic_platform.agents.workflows.orchestrator_workers:OrchestratorWorkers"
+    ),
+    "evaluator-optimizer": (
+        "agentic_platform.agents.workflows.evaluator_optimizer:EvaluatorOptimizer"
+    ),
+}
+"""The agents and workflows that ship with the platform: name → ``module:factory`` (imported
+only when a registry is built, since the framework agents' imports are slow)."""
+
+
 def builtin_factories() -> dict[str, AgentFactory]:
     """The agents and workflows that ship with the platform."""
-    from agentic_platform.agents.diy.agent import DiyAgent
-    from agentic_platform.agents.langgraph.agent import LangGraphChat
-    from agentic_platform.agents.pydanticai.agent import PydanticAIAgent
-    from agentic_platform.agents.workflows.evaluator_optimizer import EvaluatorOptimizer
-    from agentic_platform.agents.workflows.orchestrator_workers import OrchestratorWorkers
-    from agentic_platform.agents.workflows.parallelization import (
-        Parallelization,
-        ParallelizationVoting,
-    )
-    from agentic_platform.agents.workflows.prompt_chaining import PromptChaining
-    from agentic_platform.agents.workflows.routing import Routing
-
-    return {
-        "diy-agent": DiyAgent,
-        "pydanticai-agent": PydanticAIAgent,
-        "langgraph-chat": LangGraphChat,
-        "prompt-chaining": PromptChaining,
-        "routing": Routing,
-        "parallelization": Parallelization,
-        "parallelization-voting": ParallelizationVoting,
-        "orchestrator-workers": OrchestratorWorkers,
-        "evaluator-optimizer": EvaluatorOptimizer,
-    }
+    factories: dict[str, AgentFactory] = {}
+    for name, path in BUILTIN_AGENTS.items():
+        module_name, _, attribute = path.partition(":")
+        factories[name] = getattr(importlib.import_module(module_name), attribute)
+    return factories
 
 
 class AgentRegistry:

@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
 from agentic_platform import __version__
+from agentic_platform.agents.mcp_server.hang_up import HangUp
 from agentic_platform.agents.runner import AgentRunner
 from agentic_platform.agents.schemas import InvokeRequest
 from agentic_platform.auth.principal import Principal
@@ -42,12 +43,14 @@ from agentic_platform.errors import ConfigurationError, PlatformError
 from agentic_platform.memory.tools import memory_tools
 from agentic_platform.retrieval.tools import KnowledgeBaseSearchTool
 from agentic_platform.state import PlatformState
+from agentic_platform.web.disconnect import ClientDisconnected, cancel_on_disconnect
 
 if TYPE_CHECKING:
     from agentic_platform.retrieval.client import RetrievalClient
 
 logger = logging.getLogger("agentic_platform.agents")
 PRINCIPAL_SCOPE_KEY = "agentic_platform.principal"
+HANG_UP_SCOPE_KEY = "agentic_platform.mcp_hang_up"
 AGENT_TOOL_PREFIX = "agent_"
 _Context = Any  # mcp's ServerRequestContext[dict[str, Any], Request]
 
@@ -118,8 +121,15 @@ class PlatformMcpServer:
             await owner
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, caller: Principal) -> None:
-        """Serve one authenticated MCP request."""
-        await self.sessions.handle_request({**scope, PRINCIPAL_SCOPE_KEY: caller}, receive, send)
+        """Serve one authenticated MCP request. The SDK does not watch a JSON-answered
+        request for its client going away, so :class:`HangUp` does, and an agent run under it
+        is cancelled when it does."""
+        async with HangUp.watching(receive) as hang_up:
+            await self.sessions.handle_request(
+                {**scope, PRINCIPAL_SCOPE_KEY: caller, HANG_UP_SCOPE_KEY: hang_up},
+                hang_up.receive,
+                send,
+            )
 
     # --- the handlers ----------------------------------------------------------------
 
@@ -155,7 +165,9 @@ class PlatformMcpServer:
         caller = _caller(ctx)
         arguments = dict(params.arguments or {})
         try:
-            text = await self._dispatch(caller, params.name, arguments)
+            text = await self._dispatch(caller, params.name, arguments, _hang_up(ctx))
+        except ClientDisconnected:
+            return _error("the client went away; the run was cancelled")
         except ToolRefused as error:
             return _error(str(error))
         except PlatformError as error:
@@ -167,9 +179,12 @@ class PlatformMcpServer:
             return _error(f"the tool '{params.name}' failed ({type(error).__name__})")
         return mcp_types.CallToolResult(content=[mcp_types.TextContent(type="text", text=text)])
 
-    async def _dispatch(self, caller: Principal, name: str, arguments: dict[str, Any]) -> str:
+    async def _dispatch(
+        self, caller: Principal, name: str, arguments: dict[str, Any], hang_up: HangUp | None
+    ) -> str:
         if name.startswith(AGENT_TOOL_PREFIX):
-            return await self._run_agent(caller, name.removeprefix(AGENT_TOOL_PREFIX), arguments)
+            agent = name.removeprefix(AGENT_TOOL_PREFIX)
+            return await self._run_agent(caller, agent, arguments, hang_up)
         if name == "search_knowledge_base" and self._reachable("retrieval"):
             return await self._search(caller, arguments)
         if name in ("recall", "remember") and self._reachable("memory"):
@@ -178,13 +193,17 @@ class PlatformMcpServer:
 
     # --- the tools -------------------------------------------------------------------
 
-    async def _run_agent(self, caller: Principal, name: str, arguments: dict[str, Any]) -> str:
+    async def _run_agent(
+        self, caller: Principal, name: str, arguments: dict[str, Any], hang_up: HangUp | None
+    ) -> str:
+        """A recorded run for the caller; cancelled (and recorded so) if the client leaves."""
         if name not in self._runner.registry:
             raise ToolRefused(f"there is no agent '{name}'")
         request = InvokeRequest.model_validate(arguments)
         run = await self._runner.prepare(caller, name, request, streaming=False)
-        result = await self._runner.execute(run)
-        return result.output
+        if hang_up is None:
+            return (await self._runner.execute(run)).output
+        return (await cancel_on_disconnect(hang_up.disconnected, self._runner.execute(run))).output
 
     async def _memory(self, caller: Principal, name: str, arguments: dict[str, Any]) -> str:
         async with memory_client_for(self._state, caller) as memory:
@@ -225,6 +244,11 @@ def _caller(ctx: _Context) -> Principal:
     if not isinstance(caller, Principal):  # only reachable by mounting the manager unguarded
         raise PermissionError("the MCP request was not authenticated")
     return caller
+
+
+def _hang_up(ctx: _Context) -> HangUp | None:
+    hang_up = ctx.request.scope.get(HANG_UP_SCOPE_KEY) if ctx.request is not None else None
+    return hang_up if isinstance(hang_up, HangUp) else None
 
 
 def _tool(name: str, description: str, schema: dict[str, Any]) -> mcp_types.Tool:

@@ -1,0 +1,1 @@
+"""The agents benchmark: platform overhead per agent step, and local-model tokens/s."""
