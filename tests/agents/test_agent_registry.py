@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from agents_harness import agent_settings, running
 
+from agentic_platform.agents import registry as agent_registry
 from agentic_platform.agents.registry import ENTRY_POINT_GROUP, load_registry
 from agentic_platform.errors import ConfigurationError
 from agentic_platform.settings import AgentsSettings
@@ -23,8 +24,16 @@ def test_built_ins_and_a_module_path() -> None:
 def test_only_keeps_one_agent() -> None:
     registry = load_registry(AgentsSettings(modules=["team_agent:make_agent"], only="team-shout"))
     assert [agent.name for agent in registry] == ["team-shout"]
-    with pytest.raises(ConfigurationError, match="AGENTIC_AGENTS__ONLY names 'nobody'"):
+    with pytest.raises(ConfigurationError, match=r"AGENTIC_AGENTS__ONLY names 'nobody'.*diy-agent"):
         load_registry(AgentsSettings(only="nobody"))
+
+
+def test_only_a_built_in_imports_no_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(agent_registry.BUILTIN_AGENTS, "routing", "no_such_module:make")
+    only = load_registry(AgentsSettings(only="diy-agent"))
+    assert [agent.name for agent in only] == ["diy-agent"]
+    with pytest.raises(ModuleNotFoundError):
+        load_registry(AgentsSettings())
 
 
 @pytest.mark.parametrize(

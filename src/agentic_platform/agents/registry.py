@@ -47,10 +47,13 @@ BUILTIN_AGENTS: dict[str, str] = {
 only when a registry is built, since the framework agents' imports are slow)."""
 
 
-def builtin_factories() -> dict[str, AgentFactory]:
-    """The agents and workflows that ship with the platform."""
+def builtin_factories(only: str | None = None) -> dict[str, AgentFactory]:
+    """The agents and workflows that ship with the platform (with ``only``, that one alone,
+    if it is one of them: a Deployment of one agent imports nothing else)."""
     factories: dict[str, AgentFactory] = {}
     for name, path in BUILTIN_AGENTS.items():
+        if only is not None and name != only:
+            continue
         module_name, _, attribute = path.partition(":")
         factories[name] = getattr(importlib.import_module(module_name), attribute)
     return factories
@@ -104,9 +107,10 @@ class AgentRegistry:
 
     def keep_only(self, name: str) -> None:
         if name not in self._agents:
+            known = dict.fromkeys([*BUILTIN_AGENTS, *self._agents])
             raise ConfigurationError(
                 f"AGENTIC_AGENTS__ONLY names '{name}', which is not registered (there are: "
-                f"{', '.join(self._agents) or 'none'})"
+                f"{', '.join(known)})"
             )
         self._agents = {name: self._agents[name]}
 
@@ -146,7 +150,7 @@ def load_factory(path: str) -> object:
 def load_registry(settings: AgentsSettings) -> AgentRegistry:
     """The registry for this process (see the module docstring)."""
     registry = AgentRegistry()
-    for name, factory in builtin_factories().items():
+    for name, factory in builtin_factories(settings.only).items():
         registry.add(_build(factory, f"built-in agent '{name}'"), f"built-in agent '{name}'")
     for path in settings.modules:
         source = f"agents.modules entry '{path}'"
