@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,6 +15,9 @@ from agentic_platform.agents.cli import agents_app, runs_app
 from agentic_platform.errors import ConfigurationError, PlatformError
 from agentic_platform.retrieval.cli import kb_app
 from agentic_platform.settings import ALL_SERVICES, Settings, load_settings, masked
+
+if TYPE_CHECKING:
+    from agentic_platform.clients.llm import LLMClient
 
 app = typer.Typer(
     help="Agentic Platform: LLM, retrieval and memory gateways and the agents built on them.",
@@ -142,18 +145,61 @@ def _client_target(url: str | None, api_key: str | None) -> tuple[str, str]:
 
 
 @app.command()
-def models(url: Url = None, api_key: ApiKey = None) -> None:
-    """List the models the gateway serves."""
+def models(
+    as_json: Annotated[bool, typer.Option("--json", help="Print raw JSON.")] = False,
+    url: Url = None,
+    api_key: ApiKey = None,
+) -> None:
+    """List the models the gateway serves, with what each is for and can do."""
     from agentic_platform.clients.llm import LLMClient
 
     base_url, key = _client_target(url, api_key)
 
     async def run() -> None:
         async with LLMClient(base_url, key) as client:
-            for card in (await client.models()).data:
-                typer.echo(card.id)
+            cards = (await client.models()).data
+        rows = [card.model_dump(include={"id", "kind", "capabilities"}) for card in cards]
+        if as_json:
+            cli_admin.echo_json(rows)
+        else:
+            cli_admin.table(rows, ["id", "kind", "capabilities"])
 
     _run_client(run())
+
+
+@app.command()
+def embed(
+    text: Annotated[list[str], typer.Argument(help="The text to embed (several: one each).")],
+    model: Annotated[
+        str | None, typer.Option(help="Embedding model alias; defaults to the catalog's first.")
+    ] = None,
+    url: Url = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Embed text through the gateway and print each vector as a JSON array, one a line."""
+    from agentic_platform.clients.llm import LLMClient, decode_embedding
+
+    base_url, key = _client_target(url, api_key)
+
+    async def run() -> None:
+        async with LLMClient(base_url, key) as client:
+            chosen = model or await _first_embedding_model(client)
+            result = await client.embeddings(model=chosen, input=text)
+        for item in result.data:
+            typer.echo(json.dumps(decode_embedding(item.embedding)))
+        dimensions = len(result.data[0].embedding) if result.data else 0
+        tokens = result.usage.prompt_tokens
+        typer.echo(f"{chosen}: {dimensions} dimensions, {tokens} tokens", err=True)
+
+    _run_client(run())
+
+
+async def _first_embedding_model(client: LLMClient) -> str:
+    found = [card.id for card in (await client.models()).data if card.kind == "embedding"]
+    if not found:
+        typer.echo("error: the gateway serves no embedding model; pass --model", err=True)
+        raise typer.Exit(2)
+    return found[0]
 
 
 @app.command()
@@ -162,6 +208,9 @@ def chat(
     model: Annotated[str, typer.Option(help="Model alias.")] = "smollm2-135m",
     system: Annotated[str | None, typer.Option(help="A system prompt.")] = None,
     max_tokens: Annotated[int, typer.Option(help="Longest answer, in tokens.")] = 256,
+    seed: Annotated[
+        int | None, typer.Option(help="Sample the same answer again (where the model can).")
+    ] = None,
     url: Url = None,
     api_key: ApiKey = None,
 ) -> None:
@@ -171,11 +220,12 @@ def chat(
     base_url, key = _client_target(url, api_key)
     messages = [{"role": "system", "content": system}] if system else []
     messages.append({"role": "user", "content": question})
+    sampling = {"seed": seed} if seed is not None else {}
 
     async def run() -> None:
         async with LLMClient(base_url, key) as client:
             async for chunk in client.stream_chat(
-                model=model, messages=messages, max_tokens=max_tokens
+                model=model, messages=messages, max_tokens=max_tokens, **sampling
             ):
                 for choice in chunk.choices:
                     sys.stdout.write(choice.delta.content or "")

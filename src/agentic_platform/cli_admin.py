@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -62,6 +62,31 @@ def _cell(value: object) -> str:
     if isinstance(value, list):
         return ",".join(str(v) for v in value)
     return str(value)
+
+
+PLAN_FIELDS = {
+    "rpm": "requests_per_minute",
+    "input-tpm": "input_tokens_per_minute",
+    "output-tpm": "output_tokens_per_minute",
+    "concurrent": "max_concurrent_requests",
+    "daily-usd": "budget_usd_per_day",
+    "monthly-usd": "budget_usd_per_month",
+    "model": "allowed_models",
+}
+"""The plan options of ``plans create`` and ``plans update``, and the fields they set."""
+
+
+def _plan_table(plans: list[dict[str, Any]]) -> None:
+    table(
+        plans,
+        ["id", "name", "requests_per_minute", "max_concurrent_requests",
+         "budget_usd_per_day", "budget_usd_per_month", "allowed_models", "active"],
+    )  # fmt: skip
+
+
+def _usage_error(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
 
 
 def echo_json(value: object) -> None:
@@ -123,6 +148,39 @@ def register(keys_app: typer.Typer, app: typer.Typer, resolve: Resolve) -> None:
         columns = ["id", "name", "prefix", "principal_id", "expires_at", "revoked_at"]
         table(keys, [*columns, "last_used_at"])
 
+    @keys_app.command("update")
+    def keys_update(
+        key_id: str,
+        models: Annotated[
+            str | None,
+            typer.Option(help="Allowed model patterns, comma-separated (e.g. 'echo,gpt-*')."),
+        ] = None,
+        all_models: Annotated[
+            bool, typer.Option("--all-models", help="Drop the allowlist: every model.")
+        ] = False,
+        name: Annotated[str | None, typer.Option(help="A new name.")] = None,
+        url: Url = None,
+        api_key: ApiKey = None,
+    ) -> None:
+        """Change a key's model allowlist or name; the key and its secret stay."""
+        change: dict[str, Any] = {} if name is None else {"name": name}
+        if models is not None and all_models:
+            _usage_error("give --models or --all-models, not both")
+        if models is not None:
+            patterns = [pattern.strip() for pattern in models.split(",") if pattern.strip()]
+            if not patterns:
+                _usage_error("--models needs at least one pattern (--all-models allows every one)")
+            change["allowed_models"] = patterns
+        elif all_models:
+            change["allowed_models"] = None
+        if not change:
+            _usage_error("nothing to change: give --models, --all-models or --name")
+        key = call(
+            lambda: target_with(url, api_key),
+            lambda c: c.request("PATCH", f"/keys/{key_id}", json=change),
+        )
+        typer.echo(f"{key['id']}  models: {_cell(key.get('allowed_models') or 'all')}")
+
     @keys_app.command("revoke")
     def keys_revoke(key_id: str, url: Url = None, api_key: ApiKey = None) -> None:
         """Revoke a key: every replica refuses it within a second."""
@@ -174,6 +232,66 @@ def register(keys_app: typer.Typer, app: typer.Typer, resolve: Resolve) -> None:
         )
         typer.echo(plan["id"])
 
+    @plans_app.command("update")
+    def plans_update(
+        plan_id: str,
+        name: Annotated[str | None, typer.Option(help="A new name.")] = None,
+        rpm: Annotated[int | None, typer.Option(help="Requests per minute.")] = None,
+        input_tpm: Annotated[int | None, typer.Option(help="Input tokens per minute.")] = None,
+        output_tpm: Annotated[int | None, typer.Option(help="Output tokens per minute.")] = None,
+        concurrent: Annotated[int | None, typer.Option(help="Concurrent requests.")] = None,
+        daily_usd: Annotated[float | None, typer.Option(help="Budget per UTC day.")] = None,
+        monthly_usd: Annotated[float | None, typer.Option(help="Budget per month.")] = None,
+        model: Annotated[
+            list[str] | None, typer.Option("--model", help="Allowed model pattern (repeat).")
+        ] = None,
+        clear: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--clear",
+                help=f"Remove a limit or the allowlist (repeat): {', '.join(PLAN_FIELDS)}.",
+            ),
+        ] = None,
+        active: Annotated[
+            bool | None, typer.Option("--active/--inactive", help="Switch the plan on or off.")
+        ] = None,
+        url: Url = None,
+        api_key: ApiKey = None,
+    ) -> None:
+        """Change a plan: only the options given change; every key on it follows at once."""
+        given = {
+            "rpm": rpm,
+            "input-tpm": input_tpm,
+            "output-tpm": output_tpm,
+            "concurrent": concurrent,
+            "daily-usd": daily_usd,
+            "monthly-usd": monthly_usd,
+            "model": model,
+        }
+        change: dict[str, Any] = {PLAN_FIELDS[k]: v for k, v in given.items() if v is not None}
+        for option in clear or []:
+            if option not in PLAN_FIELDS:
+                _usage_error(f"--clear {option}: choose from {', '.join(PLAN_FIELDS)}")
+            if given[option] is not None:
+                _usage_error(f"--{option} and --clear {option} contradict each other")
+            change[PLAN_FIELDS[option]] = None
+        for field, value in (("name", name), ("active", active)):
+            if value is not None:
+                change[field] = value
+        if not change:
+            _usage_error("nothing to change: give a limit, --model, --clear, --name or --active")
+        plan = call(
+            lambda: target_with(url, api_key),
+            lambda c: c.request("PATCH", f"/plans/{plan_id}", json=change),
+        )
+        _plan_table([plan])
+
+    @plans_app.command("delete")
+    def plans_delete(plan_id: str, url: Url = None, api_key: ApiKey = None) -> None:
+        """Delete a plan no key, principal or team uses any more."""
+        call(lambda: target_with(url, api_key), lambda c: c.request("DELETE", f"/plans/{plan_id}"))
+        typer.echo(f"deleted {plan_id}")
+
     @plans_app.command("list")
     def plans_list(as_json: Json = False, url: Url = None, api_key: ApiKey = None) -> None:
         """List plans."""
@@ -181,11 +299,7 @@ def register(keys_app: typer.Typer, app: typer.Typer, resolve: Resolve) -> None:
         if as_json:
             echo_json(plans)
             return
-        table(
-            plans,
-            ["id", "name", "requests_per_minute", "max_concurrent_requests",
-             "budget_usd_per_day", "budget_usd_per_month", "allowed_models", "active"],
-        )  # fmt: skip
+        _plan_table(plans)
 
     @plans_app.command("assign")
     def plans_assign(
@@ -201,8 +315,7 @@ def register(keys_app: typer.Typer, app: typer.Typer, resolve: Resolve) -> None:
             (p, v) for p, v in (("keys", key), ("principals", principal), ("teams", team)) if v
         ]
         if len(chosen) != 1:
-            typer.echo("error: give exactly one of --key, --principal or --team", err=True)
-            raise typer.Exit(2)
+            _usage_error("give exactly one of --key, --principal or --team")
         path = f"/{chosen[0][0]}/{chosen[0][1]}"
         value = None if plan_id == "none" else plan_id
         call(

@@ -10,8 +10,10 @@ import httpx
 import pytest
 from openai import AsyncOpenAI
 from pydantic import SecretStr
+from typer.testing import CliRunner
 
 from agentic_platform.app import create_app
+from agentic_platform.cli import app
 from agentic_platform.settings import AuthSettings, Settings
 from agentic_platform.testing.server import serve_in_thread
 
@@ -48,6 +50,34 @@ async def test_streamed_answer_from_the_local_model(default_platform: str, admin
     assert usage is not None
     assert 0 < usage.completion_tokens <= 16
     assert usage.prompt_tokens > 5
+
+
+async def test_the_first_question_a_new_user_asks_is_answered_right(
+    default_platform: str, admin_key: str
+) -> None:
+    """No system message: the packaged model's default one makes the answer right, on nine
+    seeds of ten at least (the model is small: ``local_request.DEFAULT_SYSTEM_PROMPT``)."""
+    client = AsyncOpenAI(base_url=f"{default_platform}/llm/v1", api_key=admin_key)
+    answers = []
+    for seed in range(10):
+        completion = await client.chat.completions.create(
+            model="smollm2-135m",
+            messages=[{"role": "user", "content": "What is the capital of France?"}],
+            max_tokens=48,
+            seed=seed,
+        )
+        answers.append(completion.choices[0].message.content or "")
+    assert sum("Paris" in answer for answer in answers) >= 9, answers
+
+
+def test_agentic_chat_answers_the_capital_of_france(
+    default_platform: str, admin_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGENTIC_API_KEY", admin_key)
+    question = "What is the capital of France?"
+    result = CliRunner().invoke(app, ["chat", question, "--seed", "7", "--url", default_platform])
+    assert result.exit_code == 0, result.output
+    assert "Paris" in result.output
 
 
 async def test_local_embeddings(default_platform: str, admin_key: str) -> None:

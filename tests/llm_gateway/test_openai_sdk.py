@@ -47,6 +47,46 @@ async def test_max_tokens_truncates_with_length_reason(client: AsyncOpenAI) -> N
     assert completion.choices[0].finish_reason == "length"
 
 
+@pytest.mark.parametrize(
+    ("stop", "answer"),
+    [
+        ("three", "one two "),
+        (["five", " t"], "one"),
+        (["absent"], "one two three four five"),
+    ],
+)
+async def test_stop_ends_the_answer_where_a_sequence_begins(
+    client: AsyncOpenAI, stop: str | list[str], answer: str
+) -> None:
+    completion = await client.chat.completions.create(
+        model="echo",
+        messages=[{"role": "user", "content": "one two three four five"}],
+        stop=stop,
+    )
+    assert completion.choices[0].message.content == answer
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.usage is not None
+    assert completion.usage.completion_tokens == len(answer.split())
+
+
+async def test_stop_before_the_token_limit_finishes_with_stop_in_a_stream(
+    client: AsyncOpenAI,
+) -> None:
+    stream = await client.chat.completions.create(
+        model="echo",
+        messages=[{"role": "user", "content": "one two three four five"}],
+        stop=["three"],
+        max_completion_tokens=4,
+        stream=True,
+    )
+    text, finish = "", None
+    async for chunk in stream:
+        for choice in chunk.choices:
+            text += choice.delta.content or ""
+            finish = choice.finish_reason or finish
+    assert (text, finish) == ("one two ", "stop")
+
+
 async def test_streaming_with_usage(client: AsyncOpenAI) -> None:
     stream = await client.chat.completions.create(
         model="echo",

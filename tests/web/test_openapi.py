@@ -94,6 +94,14 @@ def test_every_reference_resolves(document: dict[str, Any]) -> None:
     assert [where for where, _ in _found(document, "$defs")] == []
 
 
+def test_every_component_has_a_name_and_title_of_its_own(document: dict[str, Any]) -> None:
+    """Client generators name their classes after the titles: two alike lose one class."""
+    schemas = document["components"]["schemas"]
+    titles = [schema.get("title", name) for name, schema in schemas.items()]
+    assert sorted(title for title in set(titles) if titles.count(title) > 1) == []
+    assert [name for name in schemas if "__" in name] == []
+
+
 def test_every_route_but_the_probes_needs_a_key(document: dict[str, Any]) -> None:
     schemes = document["components"]["securitySchemes"]
     assert schemes["ApiKey"] == {

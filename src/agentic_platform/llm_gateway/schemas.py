@@ -358,6 +358,13 @@ class ModelCard(BaseModel):
     object: Literal["model"] = "model"
     created: int = 0
     owned_by: str = "agentic-platform"
+    kind: Literal["chat", "embedding"] = Field(
+        default="chat", description="The endpoint it serves: chat completions or embeddings."
+    )
+    capabilities: list[str] = Field(
+        default_factory=list,
+        description="What it can do: chat, streaming, tools, json_schema, vision, embeddings.",
+    )
 
 
 class ModelList(BaseModel):

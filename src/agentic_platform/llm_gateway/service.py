@@ -98,7 +98,12 @@ class LLMGateway:
             self._metrics.upstream_error(provider_name(deployment), error.code or error.error_type)
 
     def models(self) -> ModelList:
-        return ModelList(data=[ModelCard(id=entry.alias) for entry in self.catalog])
+        return ModelList(
+            data=[
+                ModelCard(id=e.alias, kind=e.kind, capabilities=sorted(e.capabilities))
+                for e in self.catalog
+            ]
+        )
 
     def chat_entry(self, request: ChatCompletionRequest) -> ModelEntry:
         entry = self.catalog.get(request.model, "chat")

@@ -28,7 +28,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from agentic_platform.auth.oidc_settings import OIDCSettings
-from agentic_platform.web.schema_components import hoist_definitions
+from agentic_platform.web.schema_components import hoist_definitions, name_after_domains
 
 ERROR_SCHEMA = "ErrorEnvelope"
 ERROR_STATUSES: dict[int, str] = {
@@ -87,6 +87,7 @@ def install_openapi(app: FastAPI, oidc: OIDCSettings | None = None) -> None:
                 servers=app.servers,
             )
             hoist_definitions(document)
+            name_after_domains(document)
             declare_errors(document)
             declare_security(document, oidc)
             app.openapi_schema = document

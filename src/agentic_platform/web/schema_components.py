@@ -34,6 +34,50 @@ def hoist_definitions(document: dict[str, Any]) -> None:
                     media["schema"] = _hoist(schema, components)
 
 
+def name_after_domains(document: dict[str, Any]) -> None:
+    """Give each component FastAPI named after its module path a short, unique name, in place.
+
+    Two models of one name (the gateway's ``Usage`` and the agents' ``Usage``) become
+    ``agentic_platform__llm_gateway__schemas__Usage`` and so on, and both keep the title
+    ``Usage``: a client generator names its classes after the titles, makes two ``Usage``
+    classes and drops one, and with it every schema that refers to it. Each is named after
+    its domain instead (``LlmGatewayUsage``, ``AgentsUsage``), title included."""
+    components: dict[str, Any] = document.get("components", {}).get("schemas", {})
+    names = {name: name for name in components}
+    for name in components:
+        parts = name.split("__")
+        if len(parts) < 3:
+            continue
+        domain = "".join(word.capitalize() for word in parts[1].split("_"))
+        short = f"{domain}{parts[-1]}"
+        numbered = (f"{short}{number}" for number in itertools.count(2))
+        names[name] = next(
+            candidate
+            for candidate in itertools.chain([short], numbered)
+            if candidate not in names.values()
+        )
+    if names == {name: name for name in components}:
+        return
+    renamed = {names[name]: schema for name, schema in components.items()}
+    for name, schema in components.items():
+        if names[name] != name:
+            renamed[names[name]] = {**schema, "title": names[name]}
+    document["components"]["schemas"] = renamed
+    _point_at(document, {_COMPONENT + old: _COMPONENT + new for old, new in names.items()})
+
+
+def _point_at(node: Any, references: dict[str, str]) -> None:
+    if isinstance(node, dict):
+        reference = node.get("$ref")
+        if isinstance(reference, str) and reference in references:
+            node["$ref"] = references[reference]
+        for value in node.values():
+            _point_at(value, references)
+    elif isinstance(node, list):
+        for item in node:
+            _point_at(item, references)
+
+
 def _is_model(schema: dict[str, Any]) -> bool:
     return "$ref" not in schema and ("$defs" in schema or "properties" in schema)
 

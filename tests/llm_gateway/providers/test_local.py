@@ -115,6 +115,46 @@ def test_tools_are_described_in_the_system_message_and_history_is_text() -> None
     assert payload["stream"] is True and payload["stream_options"] == {"include_usage": True}
 
 
+def test_a_plain_request_without_a_system_message_gets_the_default_one() -> None:
+    payload, _ = local_request.build_payload(make_request())
+    assert payload["messages"] == [
+        {"role": "system", "content": local_request.DEFAULT_SYSTEM_PROMPT},
+        {"role": "user", "content": "Say hello to Ada."},
+    ]
+    own, _ = local_request.build_payload(make_request(), system_prompt="Speak like a pirate.")
+    assert own["messages"][0] == {"role": "system", "content": "Speak like a pirate."}
+    off, _ = local_request.build_payload(make_request(), system_prompt="")
+    assert [message["role"] for message in off["messages"]] == ["user"]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {
+            "messages": [
+                {"role": "developer", "content": "Be brief."},
+                {"role": "user", "content": "Hi"},
+            ]
+        },
+        {
+            "messages": [
+                {"role": "user", "content": "Hi"},
+                {"role": "system", "content": "Be brief."},
+            ]
+        },
+        {"response_format": {"type": "json_object"}},
+        {"tools": [WEATHER]},
+    ],
+    ids=["developer", "system-later", "json", "tools"],
+)
+def test_the_default_system_message_stays_out_when_the_request_instructs(
+    fields: dict[str, Any],
+) -> None:
+    payload, _ = local_request.build_payload(make_request(**fields))
+    texts = [message["content"] for message in payload["messages"]]
+    assert all(local_request.DEFAULT_SYSTEM_PROMPT not in text for text in texts)
+
+
 def _grammar_schema(payload: dict[str, Any]) -> dict[str, Any]:
     """The JSON schema inside a compact llguidance grammar."""
     header, start = payload["grammar"].split("\n", 1)
@@ -193,6 +233,8 @@ def test_wrong_settings_fail_at_construction() -> None:
         local.chat_provider(chat_deployment(model_path="/nonexistent/model.gguf"))
     with pytest.raises(ConfigurationError, match="n_ctx"):
         local.chat_provider(chat_deployment(n_ctx=0))
+    with pytest.raises(ConfigurationError, match=r"options\.system_prompt"):
+        local.chat_provider(chat_deployment(system_prompt=["Be brief."]))
     with pytest.raises(ConfigurationError, match=r"options\.model_path"):
         local.embedding_provider(Deployment(provider="local", model="bge-small"))
 
@@ -228,6 +270,28 @@ async def test_complete_returns_text_and_usage(chat: local.LocalChatModel) -> No
     usage = completion.usage
     assert usage.prompt_tokens > 0 and 0 < usage.completion_tokens <= 16
     assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+
+
+@pytest.mark.local_model
+async def test_the_default_system_prompt_makes_the_first_answer_right(
+    chat: local.LocalChatModel,
+) -> None:
+    """The same seeds, with the default system message and with it turned off."""
+    bare = local.chat_provider(chat_deployment(n_ctx=2048, system_prompt=""))
+
+    async def right(provider: local.LocalChatModel) -> int:
+        count = 0
+        for seed in range(10):
+            request = make_request("What is the capital of France?", temperature=0.8, seed=seed)
+            completion = await provider.complete(request)
+            count += "Paris" in (completion.choices[0].message.content or "")
+        return count
+
+    try:
+        with_default, without = await right(chat), await right(bare)
+    finally:
+        await bare.aclose()
+    assert with_default >= 9 and without < with_default, (with_default, without)
 
 
 @pytest.mark.local_model

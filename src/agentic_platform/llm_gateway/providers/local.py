@@ -36,7 +36,9 @@ it is locked with a random API key nobody knows, so only this process can use th
 
 Deployment ``options``: ``model_path`` (another GGUF file), ``n_ctx`` (tokens per request,
 default the deployment's ``context_window`` or 8192), ``threads`` (default: usable cores),
-``parallel`` (concurrent generations, default 1).
+``parallel`` (concurrent generations, default 1), ``system_prompt`` (what a plain text
+request without a system message of its own is told first; ``""`` for nothing; default
+:data:`.local_request.DEFAULT_SYSTEM_PROMPT`).
 """
 
 from __future__ import annotations
@@ -77,7 +79,10 @@ from agentic_platform.llm_gateway.providers.local_embedder import (
     packaged_file,
     positive_int,
 )
-from agentic_platform.llm_gateway.providers.local_request import build_payload
+from agentic_platform.llm_gateway.providers.local_request import (
+    DEFAULT_SYSTEM_PROMPT,
+    build_payload,
+)
 from agentic_platform.llm_gateway.schemas import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -101,6 +106,7 @@ class ChatSettings:
     n_ctx: int = _DEFAULT_N_CTX
     threads: int = 1
     parallel: int = 1
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
 
     @classmethod
     def from_deployment(cls, deployment: Deployment) -> ChatSettings:
@@ -110,7 +116,17 @@ class ChatSettings:
             n_ctx=positive_int(options, "n_ctx", deployment.context_window or _DEFAULT_N_CTX),
             threads=positive_int(options, "threads", available_cores()),
             parallel=positive_int(options, "parallel", 1),
+            system_prompt=_system_prompt(deployment),
         )
+
+
+def _system_prompt(deployment: Deployment) -> str:
+    prompt = deployment.options.get("system_prompt", DEFAULT_SYSTEM_PROMPT)
+    if not isinstance(prompt, str):
+        raise ConfigurationError(
+            f"deployment {deployment.name}: options.system_prompt must be text ('' for none)"
+        )
+    return prompt
 
 
 def _gguf_path(deployment: Deployment) -> Path:
@@ -197,7 +213,7 @@ class LocalChatModel:
     async def _chunks(
         self, request: ChatCompletionRequest, completion_id: str
     ) -> AsyncGenerator[ChatCompletionChunk, None]:
-        payload, plan = build_payload(request, self._settings.n_ctx)
+        payload, plan = build_payload(request, self._settings.n_ctx, self._settings.system_prompt)
         translator = ChunkTranslator(plan, completion_id, request.model)
         async with aclosing(self._generate(payload)) as raw_chunks:
             async for raw in raw_chunks:

@@ -8,6 +8,8 @@ Behaviour is chosen by the deployment's ``options``:
   ``tool_calls: [{name, arguments}]`` to make the model call tools);
 * ``function: "module:callable"`` hands the request to a Python function that returns a
   reply (text, a mapping as above, or a :class:`ResponseMessage`);
+* the request's ``stop`` sequences end a text reply where the first of them begins (it is
+  not part of the answer), and ``max_tokens`` cuts it to that many words (``length``);
 * ``delay_seconds`` waits before answering (and between streamed chunks, the finish chunk
   included), and before each embeddings answer.
 
@@ -112,6 +114,14 @@ class ScriptedModel:
         return ResponseMessage(content=message_text(last_user.content) if last_user else "")
 
     @staticmethod
+    def _stop_at(message: ResponseMessage, sequences: list[str]) -> ResponseMessage:
+        """The text up to the first stop sequence in it, as a model stops generating there."""
+        if message.content is None or message.tool_calls:
+            return message
+        ends = [message.content.find(s) for s in sequences if s and s in message.content]
+        return ResponseMessage(content=message.content[: min(ends)]) if ends else message
+
+    @staticmethod
     def _truncate(message: ResponseMessage, limit: int | None) -> tuple[ResponseMessage, bool]:
         if limit is None or message.content is None or message.tool_calls:
             return message, False
@@ -131,7 +141,8 @@ class ScriptedModel:
     async def complete(self, request: ChatCompletionRequest) -> ChatCompletion:
         if self._delay:
             await asyncio.sleep(self._delay)
-        message, truncated = self._truncate(self._reply(request), request.output_limit)
+        stopped = self._stop_at(self._reply(request), request.stop_sequences)
+        message, truncated = self._truncate(stopped, request.output_limit)
         finish = "tool_calls" if message.tool_calls else ("length" if truncated else "stop")
         return ChatCompletion(
             model=request.model,
