@@ -318,6 +318,26 @@ def _error(raised: pytest.ExceptionInfo[anthropic.APIStatusError]) -> dict[str, 
             "video",
         ),
         (
+            {"model": "echo", "max_tokens": 8, "messages": [{"role": "user", "content": 5}]},
+            "'messages.0.content': Input should be a string or a list of content blocks",
+        ),
+        (
+            {
+                "model": "echo",
+                "max_tokens": 8,
+                "messages": [{"role": "user", "content": [{"type": "text", "text": 4}]}],
+            },
+            "'messages.0.content.0.text'",
+        ),
+        (
+            {
+                "model": "echo",
+                "max_tokens": 8,
+                "messages": [{"role": "user", "content": [{"type": "tool_result"}]}],
+            },
+            "'messages.0.content.0.tool_use_id': Field required",
+        ),
+        (
             {
                 "model": "echo",
                 "max_tokens": 8,

@@ -31,18 +31,40 @@ async def read_body(request: Request, model: type[M]) -> M:
     return parsed
 
 
+_TAGS = {"text", "image", "tool_use", "tool_result", "thinking", "redacted_thinking"}
+_SOURCES = {"base64", "url"}
+
+
 def precise_errors(exc: ValidationError) -> list[Any]:
+    errors = [{**error, "loc": _path(error["loc"])} for error in exc.errors(include_url=False)]
+    neither = {e["loc"] for e in errors if e["type"] == "list_type"}
     errors = [
-        {**error, "loc": tuple(part for part in error["loc"] if not _is_label(part))}
-        for error in exc.errors(include_url=False)
-    ]
-    deeper = [error for error in errors if not _wrong_form(error, errors)]
-    return deeper or errors
+        {**error, "msg": "Input should be a string or a list of content blocks"}
+        for error in errors
+        if error["loc"] in neither and error["type"] != "list_type"
+    ] or [error for error in errors if not _wrong_form(error, errors)]
+    return errors
 
 
-def _is_label(part: int | str) -> bool:
-    """A union member's label in an error path (``str``, ``list[...]``, ``TextBlock``...)."""
-    return isinstance(part, str) and (part == "str" or "[" in part or part[:1].isupper())
+def _path(location: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """The field's path without union labels: ``str``, ``list[...]``, and a block's tag
+    after its index (``content.0.tool_result.tool_use_id`` is ``content.0.tool_use_id``)."""
+    kept: list[int | str] = []
+    tag_dropped = False
+    for part in location:
+        if isinstance(part, str):
+            if part == "str" or "[" in part:
+                continue
+            after = kept[-1] if kept else None
+            tag = (isinstance(after, int) and part in _TAGS) or (
+                after == "source" and part in _SOURCES
+            )
+            if tag and not tag_dropped:
+                tag_dropped = True
+                continue
+        tag_dropped = False
+        kept.append(part)
+    return tuple(kept)
 
 
 def _wrong_form(error: dict[str, Any], errors: list[dict[str, Any]]) -> bool:
