@@ -25,7 +25,7 @@ from agentic_platform.llm_gateway.messages import examples
 from agentic_platform.llm_gateway.messages.errors import error_response
 from agentic_platform.llm_gateway.messages.schemas import (
     CountTokensRequest,
-    ErrorResponse,
+    AnthropicError,
     MessageResponse,
     MessagesRequest,
     TokenCount,
@@ -46,7 +46,7 @@ router = APIRouter(prefix="/llm/v1", tags=["llm"])
 
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse, "description": about}
+    status: {"model": AnthropicError, "description": about}
     for status, about in examples.ERROR_STATUSES.items()
 }
 

@@ -188,7 +188,7 @@ class ErrorDetail(BaseModel):
     message: str
 
 
-class ErrorResponse(BaseModel):
+class AnthropicError(BaseModel):
     """Anthropic's error format, which every error of these routes is answered in."""
 
     type: Literal["error"] = "error"
