@@ -24,8 +24,8 @@ from agentic_platform.governance.metering import estimate_call
 from agentic_platform.llm_gateway.messages import examples
 from agentic_platform.llm_gateway.messages.errors import error_response
 from agentic_platform.llm_gateway.messages.schemas import (
-    CountTokensRequest,
     AnthropicError,
+    CountTokensRequest,
     MessageResponse,
     MessagesRequest,
     TokenCount,
