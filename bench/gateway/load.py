@@ -21,7 +21,7 @@ from typing import Any
 
 from bench.gateway import procs
 from bench.gateway.loadgen import percentiles_ms
-from bench.gateway.targets import BENCH_DIR, CHAT_BODY, Target
+from bench.gateway.targets import BENCH_DIR, Target
 
 INSTALL_HINT = "install a load generator for the throughput test: apt-get install -y wrk hey"
 
@@ -61,7 +61,7 @@ def _lua(value: str) -> str:
 def wrk_script(target: Target, work: Path) -> Path:
     lines = [
         'wrk.method = "POST"',
-        f"wrk.body = {_lua(CHAT_BODY)}",
+        f"wrk.body = {_lua(target.body)}",
         'wrk.headers["Content-Type"] = "application/json"',
     ]
     lines += [f"wrk.headers[{_lua(k)}] = {_lua(v)}" for k, v in target.headers.items()]
@@ -102,7 +102,7 @@ def _wrk(target: Target, connections: int, seconds: float, work: Path) -> Throug
 
 def _hey(target: Target, connections: int, seconds: float) -> Throughput:
     argv = ["hey", "-z", f"{seconds:g}s", "-c", str(connections), "-t", "30", "-m", "POST"]
-    argv += ["-T", "application/json", "-d", CHAT_BODY]
+    argv += ["-T", "application/json", "-d", target.body]
     for name, value in target.headers.items():
         argv += ["-H", f"{name}: {value}"]
     text = _run([*argv, target.url], seconds + 30)
@@ -120,7 +120,7 @@ def loadgen(
 ) -> dict[str, Any]:
     """Run ``bench.gateway.loadgen`` in its own process and return its JSON summary."""
     argv = [sys.executable, "-m", "bench.gateway.loadgen", mode]
-    argv += ["--port", str(target.server.port), "--path", target.chat_path, "--body", CHAT_BODY]
+    argv += ["--port", str(target.server.port), "--path", target.chat_path, "--body", target.body]
     argv += ["--duration", str(seconds), "--warmup", str(warmup)]
     for name, value in target.headers.items():
         argv += ["--header", f"{name}: {value}"]

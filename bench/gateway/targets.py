@@ -30,6 +30,11 @@ CHAT_BODY = (
     '{"role":"user","content":"Say hello to the benchmark."}],"max_tokens":16,"temperature":0}'
 )
 STREAM_BODY = CHAT_BODY[:-1] + ',"stream":true}'
+MESSAGES_BODY = (
+    '{"model":"bench","system":"You are terse.","messages":[{"role":"user",'
+    '"content":"Say hello to the benchmark."}],"max_tokens":16,"temperature":0}'
+)
+"""The same request in the Anthropic Messages API's shape (``bench.gateway.messages_api``)."""
 
 
 @dataclass
@@ -41,6 +46,7 @@ class Target:
     chat_path: str
     headers: dict[str, str] = field(default_factory=dict)
     note: str = ""
+    body: str = CHAT_BODY
 
     @property
     def url(self) -> str:

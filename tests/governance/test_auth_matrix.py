@@ -204,6 +204,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/llm/v1/chat/completions"): SERVICE,
     ("POST", "/llm/v1/embeddings"): SERVICE,
     ("GET", "/llm/v1/models"): SERVICE,
+    ("POST", "/llm/v1/messages"): SERVICE,
+    ("POST", "/llm/v1/messages/count_tokens"): SERVICE,
     ("POST", "/admin/v1/keys"): OWN,
     ("GET", "/admin/v1/keys"): OWN,
     ("GET", "/admin/v1/keys/{key_id}"): OWN,
@@ -279,6 +281,15 @@ BODIES: dict[str, dict[str, Any]] = {
     "/admin/v1/teams/{team_id}": {"name": "matrix-renamed"},
     "/admin/v1/plans": {"name": "matrix-plan"},
     "/admin/v1/plans/{plan_id}": {"name": "matrix-plan-renamed"},
+    "/llm/v1/messages": {
+        "model": "echo",
+        "max_tokens": 8,
+        "messages": [{"role": "user", "content": "hi"}],
+    },
+    "/llm/v1/messages/count_tokens": {
+        "model": "echo",
+        "messages": [{"role": "user", "content": "hi"}],
+    },
 }
 """Valid bodies where a refusal must not hide behind a 400 (``{}`` elsewhere)."""
 

@@ -135,6 +135,7 @@ def test_errors_are_declared_in_the_envelope_with_each_routes_statuses(
     document: dict[str, Any],
 ) -> None:
     envelope = {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}
+    anthropic = {"$ref": "#/components/schemas/AnthropicError"}  # the Messages API's format
     for path, method, operation in _operations(document):
         responses = operation["responses"]
         assert "422" not in responses, path
@@ -143,8 +144,9 @@ def test_errors_are_declared_in_the_envelope_with_each_routes_statuses(
             assert errors == []
             continue
         assert errors == error_statuses(method, operation), (method, path)
+        expected = anthropic if path.startswith("/llm/v1/messages") else envelope
         for status in errors:
-            assert responses[str(status)]["content"]["application/json"]["schema"] == envelope
+            assert responses[str(status)]["content"]["application/json"]["schema"] == expected
         assert 404 in errors and 401 in errors
         assert (413 in errors) == ("requestBody" in operation)
 

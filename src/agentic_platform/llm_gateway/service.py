@@ -115,6 +115,11 @@ class LLMGateway:
             )
         return entry
 
+    def chat_provider(self, alias: str) -> ChatProvider:
+        """The provider of an alias's first deployment (the one a call tries first)."""
+        entry = self.catalog.get(alias, "chat")
+        return self._chat[(entry.alias, 0)]
+
     async def complete(self, request: ChatCompletionRequest) -> ChatOutcome:
         entry = self.chat_entry(request)
 

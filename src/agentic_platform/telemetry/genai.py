@@ -38,7 +38,7 @@ PROVIDER_NAMES = {
     "local": "local",
     "test": "test",
 }
-OPERATIONS = {"chat": "chat", "embeddings": "embeddings"}
+OPERATIONS = {"chat": "chat", "messages": "chat", "embeddings": "embeddings"}
 
 
 def _chat_parameters(request: ChatCompletionRequest) -> dict[str, Any]:

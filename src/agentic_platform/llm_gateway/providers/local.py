@@ -83,6 +83,7 @@ from agentic_platform.llm_gateway.providers.local_request import (
     DEFAULT_SYSTEM_PROMPT,
     build_payload,
 )
+from agentic_platform.llm_gateway.providers.local_tokens import count_template_tokens
 from agentic_platform.llm_gateway.schemas import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -185,6 +186,7 @@ class LocalChatModel:
         )
         self._lock = threading.Lock()
         self._server: Any = None
+        self._key = ""  # the embedded listener's private API key
         self._closed = False
 
     async def load(self) -> None:
@@ -201,6 +203,12 @@ class LocalChatModel:
 
     def stream(self, request: ChatCompletionRequest) -> AsyncGenerator[ChatCompletionChunk, None]:
         return self._chunks(request, new_completion_id())
+
+    async def count_prompt_tokens(self, request: ChatCompletionRequest) -> int:
+        """The prompt's tokens as this model counts them (template and tool note included)."""
+        server = await self._ensure_server()
+        payload, _ = build_payload(request, self._settings.n_ctx)
+        return await count_template_tokens(server.listening_address, self._key, payload["messages"])
 
     async def aclose(self) -> None:
         self._closed = True
@@ -258,7 +266,9 @@ class LocalChatModel:
             if self._server is not None:
                 return
             try:
-                self._server = xllamacpp.Server(_server_params(self._settings))
+                params = _server_params(self._settings)
+                self._key = params.api_keys[0]
+                self._server = xllamacpp.Server(params)
             except Exception as exc:
                 logger.exception("local model %s failed to load", self._settings.model_path)
                 raise UpstreamUnavailableError(
