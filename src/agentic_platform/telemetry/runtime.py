@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.sdk.trace.sampling import Sampler
     from opentelemetry.trace import Tracer
 
     from agentic_platform.settings import Settings
@@ -117,13 +118,8 @@ def start_telemetry(settings: Settings, services: Sequence[str]) -> Telemetry:
 def _tracer_provider(config: TelemetrySettings, resource: Resource) -> TracerProvider:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
-    provider = TracerProvider(
-        resource=resource,
-        sampler=ParentBased(TraceIdRatioBased(config.sampling_ratio)),
-        shutdown_on_exit=False,
-    )
+    provider = TracerProvider(resource=resource, sampler=sampler(config), shutdown_on_exit=False)
     for exporter in span_exporters(config):
         provider.add_span_processor(
             BatchSpanProcessor(
@@ -134,6 +130,20 @@ def _tracer_provider(config: TelemetrySettings, resource: Resource) -> TracerPro
             )
         )
     return provider
+
+
+def sampler(config: TelemetrySettings) -> Sampler:
+    """Which requests are recorded. A span inside this process follows its parent. A new
+    trace, and by default a caller's trace too, is recorded by ``sampling_ratio`` on its
+    trace id: the same decision in every service at the same ratio, whatever flag the
+    caller's ``traceparent`` carries, so no caller can make the platform record (and pay
+    for) its requests. ``honour_incoming_sampling`` follows the caller's flag instead."""
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    by_ratio = TraceIdRatioBased(config.sampling_ratio)
+    if config.honour_incoming_sampling:
+        return ParentBased(by_ratio)
+    return ParentBased(by_ratio, remote_parent_sampled=by_ratio, remote_parent_not_sampled=by_ratio)
 
 
 def _headers(config: TelemetrySettings) -> dict[str, str]:
