@@ -156,7 +156,10 @@ def langfuse_headers(public_key: str, secret_key: str) -> dict[str, str]:
 
 
 def span_exporters(config: TelemetrySettings) -> list[SpanExporter]:
-    """One exporter per destination: the OTLP collector, Langfuse."""
+    """One exporter per destination: the OTLP collector, Langfuse. Over HTTP they encode
+    with the platform's lean encoder (:mod:`.span_export`); gRPC uses the SDK's exporter."""
+    from agentic_platform.telemetry.span_export import OtlpHttpSpanExporter
+
     exporters: list[SpanExporter] = []
     timeout = config.export_timeout_seconds
     if config.otlp_endpoint:
@@ -175,24 +178,16 @@ def span_exporters(config: TelemetrySettings) -> list[SpanExporter]:
                 )
             )
         else:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
             exporters.append(
-                OTLPSpanExporter(
-                    endpoint=f"{endpoint}/v1/traces", headers=_headers(config), timeout=timeout
-                )
+                OtlpHttpSpanExporter(f"{endpoint}/v1/traces", _headers(config), timeout)
             )
     langfuse = config.langfuse
     if langfuse.enabled and langfuse.public_key and langfuse.secret_key is not None:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
         exporters.append(
-            OTLPSpanExporter(
-                endpoint=langfuse.host.rstrip("/") + LANGFUSE_TRACES_PATH,
-                headers=langfuse_headers(
-                    langfuse.public_key, langfuse.secret_key.get_secret_value()
-                ),
-                timeout=timeout,
+            OtlpHttpSpanExporter(
+                langfuse.host.rstrip("/") + LANGFUSE_TRACES_PATH,
+                langfuse_headers(langfuse.public_key, langfuse.secret_key.get_secret_value()),
+                timeout,
             )
         )
     return exporters
