@@ -84,19 +84,24 @@ class SpanEncoder:
 
     def __init__(self) -> None:
         self._attributes: dict[tuple[str, type, Any], bytes] = {}
-        self._resources: dict[Resource, bytes] = {}
-        self._scopes: dict[InstrumentationScope | None, bytes] = {}
+        # By identity, holding the object so that its id is not reused while kept.
+        self._resources: dict[int, tuple[Resource, bytes]] = {}
+        self._scopes: dict[int, tuple[InstrumentationScope | None, bytes]] = {}
 
     def encode(self, spans: Sequence[ReadableSpan]) -> bytes:
         """The serialised ``ExportTraceServiceRequest`` for ``spans``."""
-        grouped: dict[Resource, dict[InstrumentationScope | None, list[bytes]]] = {}
+        # Grouped by identity: a provider's spans share its one Resource, a tracer's its one
+        # scope, and Resource's own hash serialises its attributes to JSON on every call.
+        grouped: dict[int, tuple[Resource, dict[int, tuple[Any, list[bytes]]]]] = {}
         for span in spans:
-            scopes = grouped.setdefault(span.resource, {})
-            scopes.setdefault(span.instrumentation_scope or None, []).append(self._span(span))
+            resource = span.resource
+            _, scopes = grouped.setdefault(id(resource), (resource, {}))
+            scope = span.instrumentation_scope or None
+            scopes.setdefault(id(scope), (scope, []))[1].append(self._span(span))
         out = []
-        for resource, scopes in grouped.items():
+        for resource, scopes in grouped.values():
             parts = [self._resource(resource)]
-            for scope, encoded in scopes.items():
+            for scope, encoded in scopes.values():
                 body = self._scope(scope) + b"".join(_field(b"\x12", e) for e in encoded)
                 if scope is not None and scope.schema_url:
                     body += _field(b"\x1a", scope.schema_url.encode())
@@ -107,24 +112,26 @@ class SpanEncoder:
         return b"".join(out)
 
     def _resource(self, resource: Resource) -> bytes:
-        found = self._resources.get(resource)
-        if found is None:
-            found = _field(b"\x0a", self._attribute_list(resource.attributes, b"\x0a"))
-            self._resources[resource] = found
+        kept = self._resources.get(id(resource))
+        if kept is not None and kept[0] is resource:
+            return kept[1]
+        found = _field(b"\x0a", self._attribute_list(resource.attributes, b"\x0a"))
+        self._resources[id(resource)] = (resource, found)
         return found
 
     def _scope(self, scope: InstrumentationScope | None) -> bytes:
-        found = self._scopes.get(scope)
-        if found is None:
-            body = b""
-            if scope is not None:
-                if scope.name:
-                    body += _field(b"\x0a", scope.name.encode())
-                if scope.version:
-                    body += _field(b"\x12", scope.version.encode())
-                body += self._attribute_list(scope.attributes, b"\x1a")
-            found = _field(b"\x0a", body)
-            self._scopes[scope] = found
+        kept = self._scopes.get(id(scope))
+        if kept is not None and kept[0] is scope:
+            return kept[1]
+        body = b""
+        if scope is not None:
+            if scope.name:
+                body += _field(b"\x0a", scope.name.encode())
+            if scope.version:
+                body += _field(b"\x12", scope.version.encode())
+            body += self._attribute_list(scope.attributes, b"\x1a")
+        found = _field(b"\x0a", body)
+        self._scopes[id(scope)] = (scope, found)
         return found
 
     def _attribute_list(self, attributes: Mapping[str, Any] | None, tag: bytes) -> bytes:
@@ -132,7 +139,10 @@ class SpanEncoder:
             return b""
         cache = self._attributes
         parts = []
-        for key, value in attributes.items():
+        # The SDK's BoundedAttributes is a MutableMapping over a plain dict: iterating the
+        # dict itself saves the abstract mapping's per-item overhead.
+        plain: Mapping[str, Any] = getattr(attributes, "_dict", attributes)
+        for key, value in plain.items():
             kind = type(value)
             hashable = kind in _SCALARS or (kind is tuple and all(type(v) is str for v in value))
             if hashable:
