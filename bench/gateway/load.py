@@ -116,11 +116,20 @@ def _hey(target: Target, connections: int, seconds: float) -> Throughput:
 
 
 def loadgen(
-    target: Target, mode: str, *, seconds: float, warmup: float, **extra: Any
+    target: Target,
+    mode: str,
+    *,
+    seconds: float,
+    warmup: float,
+    ports: Sequence[int] = (),
+    **extra: Any,
 ) -> dict[str, Any]:
-    """Run ``bench.gateway.loadgen`` in its own process and return its JSON summary."""
+    """Run ``bench.gateway.loadgen`` in its own process and return its JSON summary (spread
+    over ``ports``, replicas of ``target``, when given)."""
     argv = [sys.executable, "-m", "bench.gateway.loadgen", mode]
-    argv += ["--port", str(target.server.port), "--path", target.chat_path, "--body", target.body]
+    for port in ports or [target.server.port]:
+        argv += ["--port", str(port)]
+    argv += ["--path", target.chat_path, "--body", target.body]
     argv += ["--duration", str(seconds), "--warmup", str(warmup)]
     for name, value in target.headers.items():
         argv += ["--header", f"{name}: {value}"]

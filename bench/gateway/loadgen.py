@@ -13,6 +13,9 @@ Two modes:
 * ``closed``: ``--connections`` loops, each sending its next request when the previous
   answer arrives: the fallback throughput test when neither wrk nor hey is installed.
 
+``--port`` given several times spreads the connections over those ports in turn (a client-side
+load balancer over several server processes, as ``bench.gateway.scaling`` uses it).
+
 Prints one JSON object: counts, achieved rate, latency percentiles and every latency in
 milliseconds (so runs can be merged).
 """
@@ -98,7 +101,7 @@ def _request_bytes(args: argparse.Namespace) -> bytes:
     body: bytes = args.body.encode()
     lines = [
         f"{args.method} {args.path} HTTP/1.1",
-        f"Host: {args.host}:{args.port}",
+        f"Host: {args.host}:{args.port[0]}",
         "Content-Type: application/json",
         f"Content-Length: {len(body)}",
     ]
@@ -108,13 +111,14 @@ def _request_bytes(args: argparse.Namespace) -> bytes:
 
 class Pool:
     """Keep-alive connections, at most ``limit`` in use at once; idle ones are reused first-in
-    first-out so the load spreads over all of them. A slot is reserved synchronously (so the
-    open-loop scheduler knows at once whether a request can go out) and filled by
-    :meth:`connect`."""
+    first-out so the load spreads over all of them; new ones go to ``ports`` in turn. A slot
+    is reserved synchronously (so the open-loop scheduler knows at once whether a request can
+    go out) and filled by :meth:`connect`."""
 
-    def __init__(self, host: str, port: int, limit: int) -> None:
-        self._host, self._port, self._limit = host, port, limit
+    def __init__(self, host: str, ports: list[int], limit: int) -> None:
+        self._host, self._ports, self._limit = host, ports, limit
         self._idle: collections.deque[Connection] = collections.deque()
+        self._opened = 0
         self.in_use = 0
 
     def reserve(self) -> bool:
@@ -129,8 +133,10 @@ class Pool:
             connection = self._idle.popleft()
             if not connection.closed.done():
                 return connection
+        port = self._ports[self._opened % len(self._ports)]
+        self._opened += 1
         _, protocol = await asyncio.get_running_loop().create_connection(
-            Connection, self._host, self._port
+            Connection, self._host, port
         )
         return protocol
 
@@ -253,7 +259,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=["rate", "closed"])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--port", type=int, action="append", required=True, help="repeat to spread the load"
+    )
     parser.add_argument("--path", required=True)
     parser.add_argument("--method", default="POST")
     parser.add_argument("--body", default="")

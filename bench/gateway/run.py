@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import shlex
+import subprocess
 import sys
 import tempfile
 from contextlib import ExitStack
@@ -70,6 +71,13 @@ def _args() -> argparse.Namespace:
         type=float,
         default=0.1,
         help="with --telemetry: the sampling ratio of the third gateway",
+    )
+    parser.add_argument(
+        "--telemetry-before",
+        metavar="DIR",
+        default=None,
+        help="with --telemetry: also run the telemetry gateways from the checkout in DIR "
+        "(its src/ first on PYTHONPATH), side by side with the current code",
     )
     parser.add_argument(
         "--wait-quiet",
@@ -258,6 +266,21 @@ def _telemetry_cost(
     args: argparse.Namespace, logs: Path, notes: list[str], others: machine.OtherLoad
 ) -> None:
     context = _context(args, None)
+    if args.telemetry_before:
+        before = Path(args.telemetry_before)
+        described = subprocess.run(
+            ["git", "-C", str(before), "log", "-1", "--format=%h %s"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        context["before"] = described or str(before)
+        context["now"] = subprocess.run(
+            ["git", "-C", str(REPO), "log", "-1", "--format=%h %s"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
     context["setup_rounds"] = (
         f"Throughput: {load.tool()}, {args.connections} keep-alive connections, "
         f"{args.warmup:g} s of warm-up each, then {args.rounds} turns adding up to "

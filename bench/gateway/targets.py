@@ -103,11 +103,14 @@ def start_gateway(
     journal: bool = True,
     name: str = "gateway",
     settings: dict[str, str] | None = None,
+    key: str | None = None,
+    plan: bool = True,
 ) -> Target:
     """The gateway on ``upstream`` as ``name`` (its log, data and results go by that name),
     with more ``AGENTIC_*`` settings on top of the benchmark's (e.g. telemetry on);
     ``journal=False`` turns the usage journal off (``AGENTIC_GOVERNANCE__LEDGER_JOURNAL``), to
-    measure what it costs."""
+    measure what it costs. Replicas on one database share one ``key``; only the first needs
+    to put it on the usage plan (``plan=False`` for the others)."""
     data = work / f"{name}-data"
     data.mkdir(parents=True, exist_ok=True)
     config = work / f"{name}.yaml"
@@ -121,7 +124,7 @@ def start_gateway(
         "        input_price_per_mtok: 0.15\n"
         "        output_price_per_mtok: 0.60\n"
     )
-    key = generate_key()
+    key = key or generate_key()
     port = procs.free_port()
     env = _clean_env() | {
         "AGENTIC_CONFIG_FILE": str(config),
@@ -142,7 +145,7 @@ def start_gateway(
         _wait_chat(target, timeout=30)
         _check_rejects_bad_key(target)
         _check_journal(data / "journal", on=journal)
-        target.note = attach_plan(target)
+        target.note = attach_plan(target) if plan else wait_plan(target)
     except BaseException:
         server.stop()
         raise
@@ -212,9 +215,21 @@ def attach_plan(target: Target, timeout: float = 15) -> str:
     attached = call("PATCH", f"/admin/v1/keys/{key_id}", {"plan_id": plan.json()["id"]})
     if attached.status != 200:
         return f"attaching the plan got HTTP {attached.status}: {attached.body[:200]!r}"
+    return wait_plan(target, timeout)
+
+
+def wait_plan(target: Target, timeout: float = 15) -> str:
+    """Wait until requests show the key's usage plan (rate-limit headers); "" or why not."""
+    headers = {"Content-Type": "application/json", **target.headers}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        reply = call("POST", target.chat_path, json.loads(CHAT_BODY))
+        reply = procs.http_call(
+            target.server.port,
+            target.chat_path,
+            method="POST",
+            body=CHAT_BODY.encode(),
+            headers=headers,
+        )
         if reply.status == 200 and "x-ratelimit-limit-requests" in reply.headers:
             return ""
         time.sleep(0.2)

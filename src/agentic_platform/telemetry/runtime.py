@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.sdk.trace.sampling import Sampler
     from opentelemetry.trace import Tracer
 
     from agentic_platform.settings import Settings
@@ -117,13 +118,8 @@ def start_telemetry(settings: Settings, services: Sequence[str]) -> Telemetry:
 def _tracer_provider(config: TelemetrySettings, resource: Resource) -> TracerProvider:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
-    provider = TracerProvider(
-        resource=resource,
-        sampler=ParentBased(TraceIdRatioBased(config.sampling_ratio)),
-        shutdown_on_exit=False,
-    )
+    provider = TracerProvider(resource=resource, sampler=sampler(config), shutdown_on_exit=False)
     for exporter in span_exporters(config):
         provider.add_span_processor(
             BatchSpanProcessor(
@@ -136,6 +132,20 @@ def _tracer_provider(config: TelemetrySettings, resource: Resource) -> TracerPro
     return provider
 
 
+def sampler(config: TelemetrySettings) -> Sampler:
+    """Which requests are recorded. A span inside this process follows its parent. A new
+    trace, and by default a caller's trace too, is recorded by ``sampling_ratio`` on its
+    trace id: the same decision in every service at the same ratio, whatever flag the
+    caller's ``traceparent`` carries, so no caller can make the platform record (and pay
+    for) its requests. ``honour_incoming_sampling`` follows the caller's flag instead."""
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    by_ratio = TraceIdRatioBased(config.sampling_ratio)
+    if config.honour_incoming_sampling:
+        return ParentBased(by_ratio)
+    return ParentBased(by_ratio, remote_parent_sampled=by_ratio, remote_parent_not_sampled=by_ratio)
+
+
 def _headers(config: TelemetrySettings) -> dict[str, str]:
     return {name: value.get_secret_value() for name, value in config.otlp_headers.items()}
 
@@ -146,7 +156,10 @@ def langfuse_headers(public_key: str, secret_key: str) -> dict[str, str]:
 
 
 def span_exporters(config: TelemetrySettings) -> list[SpanExporter]:
-    """One exporter per destination: the OTLP collector, Langfuse."""
+    """One exporter per destination: the OTLP collector, Langfuse. Over HTTP they encode
+    with the platform's lean encoder (:mod:`.span_export`); gRPC uses the SDK's exporter."""
+    from agentic_platform.telemetry.span_export import OtlpHttpSpanExporter
+
     exporters: list[SpanExporter] = []
     timeout = config.export_timeout_seconds
     if config.otlp_endpoint:
@@ -165,24 +178,16 @@ def span_exporters(config: TelemetrySettings) -> list[SpanExporter]:
                 )
             )
         else:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
             exporters.append(
-                OTLPSpanExporter(
-                    endpoint=f"{endpoint}/v1/traces", headers=_headers(config), timeout=timeout
-                )
+                OtlpHttpSpanExporter(f"{endpoint}/v1/traces", _headers(config), timeout)
             )
     langfuse = config.langfuse
     if langfuse.enabled and langfuse.public_key and langfuse.secret_key is not None:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
         exporters.append(
-            OTLPSpanExporter(
-                endpoint=langfuse.host.rstrip("/") + LANGFUSE_TRACES_PATH,
-                headers=langfuse_headers(
-                    langfuse.public_key, langfuse.secret_key.get_secret_value()
-                ),
-                timeout=timeout,
+            OtlpHttpSpanExporter(
+                langfuse.host.rstrip("/") + LANGFUSE_TRACES_PATH,
+                langfuse_headers(langfuse.public_key, langfuse.secret_key.get_secret_value()),
+                timeout,
             )
         )
     return exporters

@@ -107,8 +107,18 @@ class TelemetrySettings(BaseModel):
         default=1.0,
         ge=0,
         le=1,
-        description="Share of new traces recorded (a caller's sampled traceparent is always "
-        "followed). 0 records none but still propagates trace ids.",
+        description="Share of traces recorded, decided on the trace id (the same decision "
+        "in every service at the same ratio), for new traces and, unless "
+        "honour_incoming_sampling, for a caller's too. 0 records none but still propagates "
+        "trace ids.",
+    )
+    honour_incoming_sampling: bool = Field(
+        default=False,
+        description="Follow the sampled flag of a caller's traceparent (record what it says is "
+        "sampled, skip what it says is not). Off (the default): a caller's trace is joined "
+        "but recorded by sampling_ratio, so no caller can make the platform trace every "
+        "request it sends. Turn on only where every caller is trusted (e.g. a gateway "
+        "reachable only from the platform's own agents at a lower ratio).",
     )
     capture_content: bool = Field(
         default=False,
