@@ -65,6 +65,7 @@ from agentic_platform.errors import (
 )
 from agentic_platform.llm_gateway.catalog import Deployment
 from agentic_platform.llm_gateway.providers import bedrock_wire as wire
+from agentic_platform.llm_gateway.providers.base import upstream_model
 from agentic_platform.llm_gateway.schemas import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -345,12 +346,16 @@ class BedrockChatProvider(_BedrockBase):
             return len(self._readers)
 
     async def complete(self, request: ChatCompletionRequest) -> ChatCompletion:
-        call = wire.converse_request(request, self.deployment.model, self._extra)
+        call = wire.converse_request(
+            request, upstream_model(self.deployment.model, request), self._extra
+        )
         response = await self._call(lambda: self.client.converse(**call.params))
         return wire.chat_completion(response, request.model, call.response_tool)
 
     async def stream(self, request: ChatCompletionRequest) -> AsyncIterator[ChatCompletionChunk]:
-        call = wire.converse_request(request, self.deployment.model, self._extra)
+        call = wire.converse_request(
+            request, upstream_model(self.deployment.model, request), self._extra
+        )
         translator = wire.StreamTranslator(request.model, call.response_tool)
         # aclosing: when our consumer leaves early, the reader must hear it now, not at GC.
         async with contextlib.aclosing(self._events(call.params)) as events:
