@@ -121,3 +121,25 @@ async def test_a_stream_is_in_flight_until_it_ends(
     texts = [c.choices[0].delta.content async for c in chunks if c.choices]
     assert texts[0] == "hi"
     assert served.balancer.in_flight(("streamed", 0)) == 0
+
+
+async def test_a_deployment_of_weight_zero_is_only_a_fallback(
+    upstream: FakeUpstream, closing: list[LLMGateway]
+) -> None:
+    pool = Deployments(upstream, "a", "b", "spare")
+    entry = ModelEntry(
+        alias="spread",
+        strategy="weighted",
+        deployments=[
+            pool.deployment("a", weight=1),
+            pool.deployment("b", weight=1),
+            pool.deployment("spare", weight=0),
+        ],
+    )
+    closing.append(served := gateway(entry))
+    for _ in range(40):
+        await served.complete(ask("spread"))
+    assert pool.calls["spare"] == 0 and pool.calls["a"] > 0 and pool.calls["b"] > 0
+    pool.status.update(a=503, b=503)
+    answer = await served.complete(ask("spread"))
+    assert answer.completion.choices[0].message.content == "spare"

@@ -1,8 +1,8 @@
 """Which of an alias's deployments a call tries first, and which follow as fallbacks.
 
 * ``ordered``: the listed order (the first is the primary, the rest are fallbacks).
-* ``weighted``: the first is drawn at random in proportion to ``weight``; the rest follow in
-  the listed order.
+* ``weighted``: the first is drawn at random in proportion to ``weight`` (a deployment of
+  weight 0 is never drawn: it is only a fallback); the rest follow in the listed order.
 * ``least-busy``: the one with the fewest calls in flight from this process first (ties go
   to the listed order), the rest by the same count.
 
@@ -59,7 +59,7 @@ class Balancer:
             point -= weight
             if point < 0:
                 return index
-        return len(weights) - 1
+        return 0  # every weight 0: the listed order
 
     def started(self, key: Key) -> None:
         self._in_flight[key] = self._in_flight.get(key, 0) + 1

@@ -61,7 +61,9 @@ class Deployment(BaseModel):
     output_price_per_mtok: float = Field(default=0.0, ge=0, description="USD per 1M output tokens.")
     context_window: int | None = Field(default=None, ge=1, description="Tokens the model reads.")
     weight: float = Field(
-        default=1.0, gt=0, description="Share of the calls under the 'weighted' strategy."
+        default=1.0,
+        ge=0,
+        description="Share of the calls under the 'weighted' strategy; 0: only a fallback.",
     )
     prices: dict[str, ModelPrice] = Field(
         default_factory=dict,
