@@ -74,16 +74,6 @@ def _required_capabilities(request: ChatCompletionRequest) -> set[str]:
     return needed
 
 
-def _upstream_request(
-    request: ChatCompletionRequest, entry: ModelEntry, index: int
-) -> ChatCompletionRequest:
-    """The request as a deployment's provider gets it: through a wildcard, with ``model``
-    set to the resolved upstream id (see :func:`.providers.base.upstream_model`)."""
-    if entry.route == entry.alias:
-        return request
-    return request.model_copy(update={"model": entry.deployments[index].model})
-
-
 class LLMGateway:
     """Owns one provider instance per deployment, built once at start-up, and the
     per-process routing state (calls in flight, cooldowns)."""
@@ -119,6 +109,18 @@ class LLMGateway:
         ]
         for provider in providers:
             await provider.aclose()
+
+    def _chat_provider(
+        self, entry: ModelEntry, index: int, request: ChatCompletionRequest
+    ) -> tuple[ChatProvider, ChatCompletionRequest]:
+        """The provider of a deployment and the request as it gets it: for a model reached
+        through a wildcard, the wildcard's provider, with ``model`` set to the resolved
+        upstream id (see :func:`.providers.base.upstream_model`)."""
+        provider = self._chat.get((entry.alias, index))
+        if provider is not None:
+            return provider, request
+        upstream = request.model_copy(update={"model": entry.deployments[index].model})
+        return self._chat[(entry.route, index)], upstream
 
     async def _routed(
         self, entry: ModelEntry, run: Callable[[int], Awaitable[T]], *, hold: bool = False
@@ -177,8 +179,8 @@ class LLMGateway:
         entry = self.chat_entry(request)
 
         async def run(index: int) -> ChatCompletion:
-            provider = self._chat[(entry.route, index)]
-            return await provider.complete(_upstream_request(request, entry, index))
+            provider, upstream = self._chat_provider(entry, index, request)
+            return await provider.complete(upstream)
 
         completion, _key, deployment = await self._routed(entry, run)
         completion.model = entry.alias
@@ -194,8 +196,8 @@ class LLMGateway:
         async def run(
             index: int,
         ) -> tuple[ChatCompletionChunk, AsyncIterator[ChatCompletionChunk]]:
-            provider = self._chat[(entry.route, index)]
-            chunks = aiter(provider.stream(_upstream_request(request, entry, index)))
+            provider, upstream = self._chat_provider(entry, index, request)
+            chunks = aiter(provider.stream(upstream))
             try:
                 first = await anext(chunks)
             except BaseException:
