@@ -142,3 +142,22 @@ async def test_an_alias_whose_deployments_all_cooled_down_still_answers(
         assert not served.breakers.is_open(("guarded", 0))
     finally:
         await served.aclose()
+
+
+async def test_a_failure_older_than_the_window_is_forgotten(
+    served: LLMGateway, pool: Deployments, clock: FakeClock
+) -> None:
+    pool.status["primary"] = 503
+    await answered_by(served)
+    await answered_by(served)
+    assert served.breakers.tracking
+    pool.status["primary"] = 200
+    await answered_by(served)
+    assert served.breakers.tracking  # the failures are still in the window
+    clock.advance(COOLDOWN.window_seconds + 1)
+    await answered_by(served)
+    assert not served.breakers.tracking
+    pool.status["primary"] = 503
+    for _ in range(2):  # a fresh streak: two failures do not open it
+        await answered_by(served)
+    assert not served.breakers.is_open(("guarded", 0))

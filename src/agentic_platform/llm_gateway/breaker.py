@@ -58,13 +58,16 @@ class _State:
     open_until: float = 0.0
     """0 while closed; else when the cooldown ends (then one trial call is let through)."""
     trial: bool = False
+    last_failure: float = 0.0
     slots: list[int] = field(default_factory=lambda: [-1] * BUCKETS)
     calls: list[int] = field(default_factory=lambda: [0] * BUCKETS)
     failures: list[int] = field(default_factory=lambda: [0] * BUCKETS)
 
 
 class Breakers:
-    """The breakers of every deployment, created on a deployment's first failure."""
+    """The breakers of every deployment, created on a deployment's failure and forgotten on
+    its first success once it has no failure left in the window (so a healthy gateway keeps
+    none, and the balancer skips the check)."""
 
     def __init__(
         self, settings: CooldownSettings, clock: Callable[[], float] = time.monotonic
@@ -73,6 +76,11 @@ class Breakers:
         self.clock = clock
         self._states: dict[Key, _State] = {}
         self._bucket_seconds = settings.window_seconds / BUCKETS
+
+    @property
+    def tracking(self) -> bool:
+        """Whether any deployment has failed since it last recovered."""
+        return bool(self._states)
 
     def available(self, key: Key) -> bool:
         """Whether a call may try this deployment now (closed, or half-open and free)."""
@@ -101,8 +109,8 @@ class Breakers:
         state = self._states.get(key)
         if state is None:
             return  # never failed: the common case costs one lookup
-        if state.open_until:
-            self._states.pop(key)
+        if state.open_until or self.clock() - state.last_failure > self.settings.window_seconds:
+            self._states.pop(key)  # recovered, or no failure left in the window: forgotten
             return
         state.consecutive = 0
         self._count(state, failed=False)
@@ -114,7 +122,7 @@ class Breakers:
         state = self._states.get(key)
         if state is None:
             state = self._states[key] = _State()
-        now = self.clock()
+        now = state.last_failure = self.clock()
         if state.open_until:
             state.open_until, state.trial = now + settings.cooldown_seconds, False
             return
