@@ -157,7 +157,3 @@ async def test_a_failure_older_than_the_window_is_forgotten(
     clock.advance(COOLDOWN.window_seconds + 1)
     await answered_by(served)
     assert not served.breakers.tracking
-    pool.status["primary"] = 503
-    for _ in range(2):  # a fresh streak: two failures do not open it
-        await answered_by(served)
-    assert not served.breakers.is_open(("guarded", 0))
