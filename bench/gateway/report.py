@@ -19,6 +19,7 @@ from bench.gateway.ttft import StreamTimes
 SECTION = "## LLM gateway (bench/gateway)"
 REDIS_SECTION = "## LLM gateway with Redis limits (bench/gateway --limits-url)"
 NO_JOURNAL_SECTION = "## LLM gateway with the usage journal off (bench/gateway --no-journal)"
+WEIGHTED_SECTION = "## LLM gateway with a two-deployment weighted alias (bench/gateway --weighted)"
 DOC_HEADER = (
     "# Benchmarks\n\n"
     "Measured side by side on one machine in one run; each section is written by its "

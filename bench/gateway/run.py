@@ -27,6 +27,7 @@ from bench.gateway.report import (
     NO_JOURNAL_SECTION,
     REDIS_SECTION,
     SECTION,
+    WEIGHTED_SECTION,
     Measured,
     section,
     table,
@@ -59,6 +60,12 @@ def _args() -> argparse.Namespace:
         "--no-journal",
         action="store_true",
         help="run the gateway with the usage journal off (to measure what it costs)",
+    )
+    parser.add_argument(
+        "--weighted",
+        action="store_true",
+        help="serve the gateway's alias from two deployments balanced by weight (to measure "
+        "what routing costs)",
     )
     parser.add_argument(
         "--telemetry",
@@ -181,7 +188,12 @@ def _start_all(
     stack.callback(direct.server.stop)
     print("gateway...", flush=True)
     gateway = targets.start_gateway(
-        direct, work, logs, limits_url=args.limits_url, journal=not args.no_journal
+        direct,
+        work,
+        logs,
+        limits_url=args.limits_url,
+        journal=not args.no_journal,
+        deployments=2 if args.weighted else 1,
     )
     stack.callback(gateway.server.stop)
     if gateway.note:
@@ -256,9 +268,12 @@ def _measure_all(
 
 
 def _title(args: argparse.Namespace) -> str:
-    """The docs section a run replaces: a journal-off run never overwrites the default one."""
+    """The docs section a run replaces: a journal-off or weighted run never overwrites the
+    default one."""
     if args.no_journal:
         return NO_JOURNAL_SECTION
+    if args.weighted:
+        return WEIGHTED_SECTION
     return SECTION if args.limits_url.startswith("memory://") else REDIS_SECTION
 
 

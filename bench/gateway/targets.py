@@ -105,24 +105,33 @@ def start_gateway(
     settings: dict[str, str] | None = None,
     key: str | None = None,
     plan: bool = True,
+    deployments: int = 1,
 ) -> Target:
     """The gateway on ``upstream`` as ``name`` (its log, data and results go by that name),
     with more ``AGENTIC_*`` settings on top of the benchmark's (e.g. telemetry on);
     ``journal=False`` turns the usage journal off (``AGENTIC_GOVERNANCE__LEDGER_JOURNAL``), to
     measure what it costs. Replicas on one database share one ``key``; only the first needs
-    to put it on the usage plan (``plan=False`` for the others)."""
+    to put it on the usage plan (``plan=False`` for the others).
+    With ``deployments`` above 1 the alias is served by that many
+    deployments of the upstream, balanced by weight (to measure what routing costs)."""
     data = work / f"{name}-data"
     data.mkdir(parents=True, exist_ok=True)
     config = work / f"{name}.yaml"
-    config.write_text(
-        "models:\n"
-        f"  - alias: {ALIAS}\n"
-        "    deployments:\n"
+    deployment = (
         "      - provider: openai\n"
         "        model: fake\n"
         f"        api_base: {upstream.server.base}/v1\n"
         "        input_price_per_mtok: 0.15\n"
         "        output_price_per_mtok: 0.60\n"
+    )
+    strategy = "    strategy: weighted\n" if deployments > 1 else ""
+    weights = "".join(f"{deployment}        weight: {i + 1}\n" for i in range(deployments))
+    config.write_text(
+        "models:\n"
+        f"  - alias: {ALIAS}\n"
+        f"{strategy}"
+        "    deployments:\n"
+        f"{weights if deployments > 1 else deployment}"
     )
     key = key or generate_key()
     port = procs.free_port()

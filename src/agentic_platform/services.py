@@ -36,6 +36,7 @@ async def _start_llm_gateway(state: PlatformState, stack: AsyncExitStack) -> Non
         ModelCatalog(settings.models),
         Backoff(settings.gateway.retry_backoff_seconds, settings.gateway.retry_backoff_max_seconds),
         state.telemetry.metrics,
+        cooldown=settings.gateway.cooldown,
     )
     stack.push_async_callback(gateway.aclose)
     state.llm = gateway

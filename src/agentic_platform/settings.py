@@ -32,6 +32,7 @@ from pydantic_settings import (
 from agentic_platform.agents.tools.mcp.settings import McpServerSettings
 from agentic_platform.auth.oidc_settings import OIDCSettings
 from agentic_platform.errors import ConfigurationError
+from agentic_platform.llm_gateway.breaker import CooldownSettings
 from agentic_platform.llm_gateway.catalog import ModelEntry, default_models
 from agentic_platform.telemetry.settings import TelemetrySettings
 
@@ -48,6 +49,10 @@ class GatewaySettings(BaseModel):
     )
     retry_backoff_max_seconds: float = Field(
         default=8.0, ge=0, description="Longest single wait between retries (Retry-After included)."
+    )
+    cooldown: CooldownSettings = Field(
+        default_factory=CooldownSettings,
+        description="When a deployment that keeps failing is skipped, and for how long.",
     )
 
 

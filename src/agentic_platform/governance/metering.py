@@ -50,6 +50,8 @@ TOKENS_PER_MESSAGE = 4
 """The chat template's tokens around each message."""
 TOKENS_PER_IMAGE = 1_500
 """An image in a prompt (a large picture at high detail costs about 1,100 on OpenAI)."""
+COST_HEADER = "X-Agentic-Cost-USD"
+"""The response header with a call's cost in USD, the figure its ledger row holds."""
 
 
 def estimate_call(entry: ModelEntry, body_bytes: int, output_tokens: int) -> Estimate:
@@ -117,12 +119,18 @@ class MeteredCall:
     def headers(self) -> dict[str, str]:
         return self.ticket.headers
 
-    async def succeed(self, usage: Usage, deployment: Deployment) -> None:
+    def answered_headers(self, cost: float) -> dict[str, str]:
+        """The headers of a whole answer: the plan's rate-limit headers and its cost."""
+        return {**self.ticket.headers, COST_HEADER: repr(cost)}
+
+    async def succeed(self, usage: Usage, deployment: Deployment) -> float:
+        """Settles a call that completed; returns its cost (USD) as recorded."""
         cached = usage.prompt_tokens_details.cached_tokens if usage.prompt_tokens_details else 0
         cost = deployment.cost_usd(usage.prompt_tokens, usage.completion_tokens)
         await self._finish(
             200, None, usage.prompt_tokens, usage.completion_tokens, cached, cost, deployment
         )
+        return cost
 
     async def fail(self, status: int, error_type: str | None) -> None:
         """A call refused or failed before the upstream used anything: nothing to settle."""
@@ -229,7 +237,8 @@ class MeteredCall:
                 if span is not None:
                     span.chunk(chunk)
                 if chunk.usage is not None:
-                    usage = chunk.usage
+                    usage = chunk.usage  # priced as succeed() will record it
+                    usage.cost = deployment.cost_usd(usage.prompt_tokens, usage.completion_tokens)
                 elif chunk.choices:
                     if chunk.usage_so_far is not None:
                         reported = chunk.usage_so_far

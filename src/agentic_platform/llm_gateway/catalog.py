@@ -1,7 +1,9 @@
 """The model catalog: client-facing aliases mapped to one or more provider deployments.
 
-An alias's deployments are tried in order: the first that answers wins, and a retryable
-failure of one falls back to the next.
+An alias's deployments are tried in the order its ``strategy`` gives (the listed order, a
+weighted draw, or the least busy first): the first that answers wins, and a retryable
+failure of one falls back to the next. An alias ending in ``*`` (``openai/*``) is a
+wildcard: it serves every model named with its prefix (see :mod:`.wildcard`).
 """
 
 from __future__ import annotations
@@ -10,12 +12,30 @@ import os
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from agentic_platform.errors import ConfigurationError, ModelNotFoundError
 
 ProviderName = Literal["openai", "anthropic", "bedrock", "local", "test"]
 Capability = Literal["chat", "tools", "vision", "json_schema", "streaming", "embeddings"]
+Strategy = Literal["ordered", "weighted", "least-busy"]
+
+
+class ModelPrice(BaseModel):
+    """The price of one upstream model served through a wildcard deployment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input_price_per_mtok: float = Field(ge=0, description="USD per 1M input tokens.")
+    output_price_per_mtok: float = Field(ge=0, description="USD per 1M output tokens.")
 
 
 class Deployment(BaseModel):
@@ -40,6 +60,16 @@ class Deployment(BaseModel):
     input_price_per_mtok: float = Field(default=0.0, ge=0, description="USD per 1M input tokens.")
     output_price_per_mtok: float = Field(default=0.0, ge=0, description="USD per 1M output tokens.")
     context_window: int | None = Field(default=None, ge=1, description="Tokens the model reads.")
+    weight: float = Field(
+        default=1.0,
+        ge=0,
+        description="Share of the calls under the 'weighted' strategy; 0: only a fallback.",
+    )
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=dict,
+        description="Wildcard deployments: prices per upstream model id; a model not listed "
+        "is priced at input_price_per_mtok / output_price_per_mtok.",
+    )
     options: dict[str, Any] = Field(
         default_factory=dict, description="Provider-specific options (see docs/llm-gateway.md)."
     )
@@ -82,14 +112,50 @@ class ModelEntry(BaseModel):
         default_factory=lambda: {"chat", "streaming"},  # type: ignore[arg-type]
         description="What the model supports; requests needing more are refused with a 400.",
     )
+    strategy: Strategy = Field(
+        default="ordered",
+        description="Which deployment is tried first: the listed order, a draw by weight, or "
+        "the one with the fewest calls in flight; the others follow as fallbacks.",
+    )
     deployments: list[Deployment] = Field(min_length=1)
+    _route: str | None = PrivateAttr(default=None)
 
     @field_validator("alias")
     @classmethod
     def _alias_has_no_spaces(cls, value: str) -> str:
         if any(ch.isspace() for ch in value):
             raise ValueError("a model alias must not contain spaces")
+        if "*" in value[:-1]:
+            raise ValueError("a wildcard alias has one '*', at its end (e.g. 'openai/*')")
         return value
+
+    @model_validator(mode="after")
+    def _wildcards_agree(self) -> ModelEntry:
+        wildcard = self.alias.endswith("*")
+        if wildcard and self.kind != "chat":
+            raise ValueError("a wildcard alias serves chat models only")
+        for deployment in self.deployments:
+            if wildcard != ("*" in deployment.model):
+                raise ValueError(
+                    "a wildcard alias needs a '*' in each deployment's model (where the "
+                    "requested name goes, e.g. model: '*'), and only a wildcard alias may "
+                    f"have one (deployment model '{deployment.model}')"
+                )
+        return self
+
+    @property
+    def wildcard(self) -> bool:
+        return self.alias.endswith("*")
+
+    @property
+    def route(self) -> str:
+        """The catalog alias whose providers serve this entry: its own, or for a model
+        reached through a wildcard, the wildcard's."""
+        return self._route or self.alias
+
+    @route.setter
+    def route(self, alias: str) -> None:
+        self._route = alias
 
 
 def default_models() -> list[ModelEntry]:
@@ -116,22 +182,29 @@ class ModelCatalog:
     """Looks up aliases; built once from settings."""
 
     def __init__(self, entries: list[ModelEntry]) -> None:
-        self._entries: dict[str, ModelEntry] = {}
+        from agentic_platform.llm_gateway.wildcard import Wildcards
+
+        self._all: dict[str, ModelEntry] = {}
         for entry in entries:
-            if entry.alias in self._entries:
+            if entry.alias in self._all:
                 raise ConfigurationError(f"model alias '{entry.alias}' is defined twice")
-            self._entries[entry.alias] = entry
+            self._all[entry.alias] = entry
+        self._entries = {alias: e for alias, e in self._all.items() if not e.wildcard}
+        self._wildcards = Wildcards([e for e in self._all.values() if e.wildcard])
 
     def __iter__(self) -> Iterator[ModelEntry]:
-        return iter(self._entries.values())
+        """Every entry of the configuration, wildcards included."""
+        return iter(self._all.values())
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._all)
 
     def get(self, alias: str, kind: Literal["chat", "embedding"]) -> ModelEntry:
         entry = self._entries.get(alias)
+        if entry is None and self._wildcards:
+            entry = self._wildcards.resolve(alias)
         if entry is None:
-            known = ", ".join(sorted(self._entries)) or "none"
+            known = ", ".join(sorted(self._all)) or "none"
             raise ModelNotFoundError(
                 f"The model '{alias}' does not exist. Known models: {known}.", param="model"
             )

@@ -1,5 +1,5 @@
 """Retries with jittered exponential backoff (honouring Retry-After) and fallback across an
-alias's deployments.
+alias's deployments, in the order the balancer chose (:mod:`.balancing`).
 
 Which failure does what:
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -47,13 +47,13 @@ class Backoff:
 BAD_RESPONSE = "upstream_bad_response"
 
 
-def _falls_back(error: UpstreamError) -> bool:
+def falls_back(error: UpstreamError) -> bool:
     """Retryable failures, rejected credentials and unreadable answers move on to the next
     deployment; a request the upstream found invalid would fail the same way everywhere."""
     return error.retryable or isinstance(error, UpstreamAuthError) or error.code == BAD_RESPONSE
 
 
-FailureObserver = Callable[[Deployment, UpstreamError], None]
+FailureObserver = Callable[[int, Deployment, UpstreamError], None]
 
 
 async def call_with_fallback(
@@ -61,11 +61,14 @@ async def call_with_fallback(
     attempt: Callable[[int, Deployment], Awaitable[T]],
     backoff: Backoff,
     on_failure: FailureObserver | None = None,
+    order: Sequence[int] | None = None,
 ) -> tuple[T, Deployment]:
-    """Run ``attempt(index, deployment)`` on each deployment in turn until one succeeds;
-    ``on_failure`` hears of every failed attempt (for metrics)."""
+    """Run ``attempt(index, deployment)`` on each deployment in turn (the indices in
+    ``order``, else the listed order) until one succeeds; ``on_failure(index, deployment,
+    error)`` hears of every failed attempt (for metrics and cooldowns)."""
     last_error: UpstreamError | None = None  # built only on failure: this is the hot path
-    for index, deployment in enumerate(deployments):
+    for index in range(len(deployments)) if order is None else order:
+        deployment = deployments[index]
         for retry in range(deployment.max_retries + 1):
             try:
                 async with asyncio.timeout(deployment.timeout_seconds):
@@ -77,7 +80,7 @@ async def call_with_fallback(
             except UpstreamError as error:
                 last_error = error
             if on_failure is not None:
-                on_failure(deployment, last_error)
+                on_failure(index, deployment, last_error)
             logger.warning(
                 "upstream call failed",
                 extra={
@@ -92,6 +95,6 @@ async def call_with_fallback(
             if delay is None:
                 break
             await asyncio.sleep(delay)
-        if last_error is not None and not _falls_back(last_error):
+        if last_error is not None and not falls_back(last_error):
             raise last_error
     raise last_error or UpstreamError("The model has no deployments.")

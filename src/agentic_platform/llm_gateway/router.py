@@ -75,8 +75,9 @@ async def chat_completions(request: Request) -> Response:
         raise
     if call.span is not None:
         call.span.completion(outcome.completion)
-    await call.succeed(outcome.completion.usage, outcome.deployment)
-    return json_response(outcome.completion, headers=call.headers)
+    usage = outcome.completion.usage
+    usage.cost = await call.succeed(usage, outcome.deployment)
+    return json_response(outcome.completion, headers=call.answered_headers(usage.cost))
 
 
 @router.post(
@@ -103,8 +104,8 @@ async def embeddings(request: Request) -> Response:
         await call.failed(error)
         raise
     tokens = outcome.response.usage.prompt_tokens
-    await call.succeed(Usage.of(tokens, 0), outcome.deployment)
-    return json_response(outcome.response, headers=call.headers)
+    cost = await call.succeed(Usage.of(tokens, 0), outcome.deployment)
+    return json_response(outcome.response, headers=call.answered_headers(cost))
 
 
 @router.get("/models", response_model=ModelList, summary="List the models in the catalog.")

@@ -217,6 +217,12 @@ class Usage(BaseModel):
     completion_tokens: int = 0
     total_tokens: int = 0
     prompt_tokens_details: PromptTokensDetails | None = None
+    cost: float | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="USD the call cost, as the usage ledger records it (an extension to the "
+        "OpenAI format; OpenAI's SDKs keep it as an extra field).",
+    )
 
     @classmethod
     def of(cls, prompt: int, completion: int, cached: int = 0) -> Usage:

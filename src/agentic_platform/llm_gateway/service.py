@@ -1,23 +1,29 @@
 """The gateway's logic: resolve an alias, check what the model can do, call its deployments
-with retries and fallback, and shape the answer."""
+in the order the balancer chose, with retries, fallback and cooldowns, and shape the
+answer."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import random
 import struct
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, TypeVar
 
 from agentic_platform.errors import UnsupportedFeatureError, UpstreamError, UpstreamTimeoutError
+from agentic_platform.llm_gateway.balancing import Balancer
+from agentic_platform.llm_gateway.breaker import Breakers, CooldownSettings, Key
 from agentic_platform.llm_gateway.catalog import Deployment, ModelCatalog, ModelEntry
 from agentic_platform.llm_gateway.providers.base import ChatProvider, EmbeddingProvider
 from agentic_platform.llm_gateway.providers.registry import (
     build_chat_provider,
     build_embedding_provider,
 )
-from agentic_platform.llm_gateway.resilience import Backoff, call_with_fallback
+from agentic_platform.llm_gateway.resilience import Backoff, call_with_fallback, falls_back
 from agentic_platform.llm_gateway.schemas import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -36,6 +42,8 @@ from agentic_platform.telemetry.genai import provider_name
 
 if TYPE_CHECKING:
     from agentic_platform.telemetry.metrics import PlatformMetrics
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,18 +75,27 @@ def _required_capabilities(request: ChatCompletionRequest) -> set[str]:
 
 
 class LLMGateway:
-    """Owns one provider instance per deployment, built once at start-up."""
+    """Owns one provider instance per deployment, built once at start-up, and the
+    per-process routing state (calls in flight, cooldowns)."""
 
     def __init__(
-        self, catalog: ModelCatalog, backoff: Backoff, metrics: PlatformMetrics | None = None
+        self,
+        catalog: ModelCatalog,
+        backoff: Backoff,
+        metrics: PlatformMetrics | None = None,
+        *,
+        cooldown: CooldownSettings | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        draw: Callable[[], float] = random.random,
     ) -> None:
         self.catalog = catalog
         self._backoff = backoff
-        self._on_failure = self._count_failure if metrics is not None else None
         self._metrics = metrics
+        self.breakers = Breakers(cooldown or CooldownSettings(), clock)
+        self.balancer = Balancer(self.breakers, draw)
         self._chat: dict[tuple[str, int], ChatProvider] = {}
         self._embedders: dict[tuple[str, int], EmbeddingProvider] = {}
-        for entry in catalog:
+        for entry in catalog:  # a wildcard's providers serve every model under it
             for index, deployment in enumerate(entry.deployments):
                 if entry.kind == "chat":
                     self._chat[(entry.alias, index)] = build_chat_provider(deployment)
@@ -93,9 +110,57 @@ class LLMGateway:
         for provider in providers:
             await provider.aclose()
 
-    def _count_failure(self, deployment: Deployment, error: UpstreamError) -> None:
-        if self._metrics is not None:
-            self._metrics.upstream_error(provider_name(deployment), error.code or error.error_type)
+    def _chat_provider(
+        self, entry: ModelEntry, index: int, request: ChatCompletionRequest
+    ) -> tuple[ChatProvider, ChatCompletionRequest]:
+        """The provider of a deployment and the request as it gets it: for a model reached
+        through a wildcard, the wildcard's provider, with ``model`` set to the resolved
+        upstream id (see :func:`.providers.base.upstream_model`)."""
+        provider = self._chat.get((entry.alias, index))
+        if provider is not None:
+            return provider, request
+        upstream = request.model_copy(update={"model": entry.deployments[index].model})
+        return self._chat[(entry.route, index)], upstream
+
+    async def _routed(
+        self, entry: ModelEntry, run: Callable[[int], Awaitable[T]], *, hold: bool = False
+    ) -> tuple[T, Key, Deployment]:
+        """``run(index)`` on the entry's deployments in the balancer's order, with retries
+        and fallback, keeping the in-flight counts and cooldowns. With ``hold`` the winning
+        deployment stays in flight until the caller calls ``balancer.ended(key)``."""
+        balancer, breakers, alias = self.balancer, self.breakers, entry.alias
+
+        async def attempt(index: int, _deployment: Deployment) -> tuple[T, Key]:
+            key = (alias, index)
+            balancer.started(key)
+            try:
+                result = await run(index)
+            except UpstreamError:
+                balancer.ended(key)  # the failure is judged in failed(), timeouts included
+                raise
+            except BaseException:
+                balancer.ended(key)
+                breakers.abandoned(key)
+                raise
+            if not hold:
+                balancer.ended(key)
+            breakers.succeeded(key)
+            return result, key
+
+        def failed(index: int, deployment: Deployment, error: UpstreamError) -> None:
+            if self._metrics is not None:
+                self._metrics.upstream_error(
+                    provider_name(deployment), error.code or error.error_type
+                )
+            if falls_back(error):
+                breakers.failed((alias, index))
+            else:  # the caller's mistake: the deployment answered
+                breakers.succeeded((alias, index))
+
+        (result, key), deployment = await call_with_fallback(
+            entry.deployments, attempt, self._backoff, failed, balancer.order(entry)
+        )
+        return result, key, deployment
 
     def models(self) -> ModelList:
         return ModelList(
@@ -123,12 +188,11 @@ class LLMGateway:
     async def complete(self, request: ChatCompletionRequest) -> ChatOutcome:
         entry = self.chat_entry(request)
 
-        async def attempt(index: int, _deployment: Deployment) -> ChatCompletion:
-            return await self._chat[(entry.alias, index)].complete(request)
+        async def run(index: int) -> ChatCompletion:
+            provider, upstream = self._chat_provider(entry, index, request)
+            return await provider.complete(upstream)
 
-        completion, deployment = await call_with_fallback(
-            entry.deployments, attempt, self._backoff, self._on_failure
-        )
+        completion, _key, deployment = await self._routed(entry, run)
         completion.model = entry.alias
         return ChatOutcome(completion, deployment)
 
@@ -139,10 +203,11 @@ class LLMGateway:
         are retried, fall back, and reach the client as a plain HTTP error."""
         entry = self.chat_entry(request)
 
-        async def attempt(
-            index: int, _deployment: Deployment
+        async def run(
+            index: int,
         ) -> tuple[ChatCompletionChunk, AsyncIterator[ChatCompletionChunk]]:
-            chunks = aiter(self._chat[(entry.alias, index)].stream(request))
+            provider, upstream = self._chat_provider(entry, index, request)
+            chunks = aiter(provider.stream(upstream))
             try:
                 first = await anext(chunks)
             except BaseException:
@@ -150,20 +215,17 @@ class LLMGateway:
                 raise
             return first, chunks
 
-        (first, chunks), deployment = await call_with_fallback(
-            entry.deployments, attempt, self._backoff, self._on_failure
-        )
-        return _relabel(first, chunks, entry.alias, deployment.timeout_seconds), deployment
+        (first, chunks), key, deployment = await self._routed(entry, run, hold=True)
+        ended = partial(self.balancer.ended, key)
+        return _relabel(first, chunks, entry.alias, deployment.timeout_seconds, ended), deployment
 
     async def embed(self, request: EmbeddingRequest) -> EmbedOutcome:
         entry = self.catalog.get(request.model, "embedding")
 
-        async def attempt(index: int, _deployment: Deployment) -> EmbeddingResult:
+        async def run(index: int) -> EmbeddingResult:
             return await self._embedders[(entry.alias, index)].embed(request.texts)
 
-        result, deployment = await call_with_fallback(
-            entry.deployments, attempt, self._backoff, self._on_failure
-        )
+        result, _key, deployment = await self._routed(entry, run)
         if request.dimensions is not None and result.vectors:
             natural = len(result.vectors[0])
             if request.dimensions != natural:
@@ -201,9 +263,11 @@ async def _relabel(
     chunks: AsyncIterator[ChatCompletionChunk],
     alias: str,
     idle_timeout: float,
+    ended: Callable[[], None],
 ) -> AsyncIterator[ChatCompletionChunk]:
     """The stream as the client sees it: the alias as model, and no upstream that stalls
-    longer than the deployment's timeout between chunks."""
+    longer than the deployment's timeout between chunks. ``ended`` is called when it ends
+    (the deployment's call is no longer in flight)."""
     try:
         first.model = alias
         yield first
@@ -220,4 +284,5 @@ async def _relabel(
             chunk.model = alias
             yield chunk
     finally:
+        ended()
         await _close(chunks)

@@ -53,6 +53,7 @@ from agentic_platform.llm_gateway.providers.anthropic_wire import (
     to_completion,
     to_messages_body,
 )
+from agentic_platform.llm_gateway.providers.base import upstream_model
 from agentic_platform.llm_gateway.providers.http_upstream import HTTPUpstream
 from agentic_platform.llm_gateway.schemas import (
     ChatCompletion,
@@ -85,7 +86,8 @@ class AnthropicProvider:
         self._max_tokens = int(deployment.options.get("default_max_tokens", 4096))
 
     def _body(self, request: ChatCompletionRequest) -> tuple[dict[str, Any], str | None]:
-        return to_messages_body(request, model=self._model, default_max_tokens=self._max_tokens)
+        model = upstream_model(self._model, request)
+        return to_messages_body(request, model=model, default_max_tokens=self._max_tokens)
 
     async def complete(self, request: ChatCompletionRequest) -> ChatCompletion:
         """One whole answer, translated to a chat completion with usage."""
@@ -102,7 +104,9 @@ class AnthropicProvider:
         early closes the upstream connection."""
         body, json_tool = self._body(request)
         body["stream"] = True
-        translator = StreamTranslator(model=self._model, json_tool=json_tool)
+        translator = StreamTranslator(
+            model=upstream_model(self._model, request), json_tool=json_tool
+        )
         events = self._http.post_events(self._url, orjson.dumps(body))
         async with aclosing(events):
             async for data in events:

@@ -22,6 +22,12 @@ from agentic_platform.llm_gateway.schemas import (
 )
 
 
+def upstream_model(deployment_model: str, request: ChatCompletionRequest) -> str:
+    """The model id to send upstream: the deployment's, or for a wildcard deployment (its
+    model holds a ``*``) the request's, which the gateway has set to the resolved id."""
+    return request.model if "*" in deployment_model else deployment_model
+
+
 @runtime_checkable
 class ChatProvider(Protocol):
     async def complete(self, request: ChatCompletionRequest) -> ChatCompletion:

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from agentic_platform.errors import ConfigurationError, UpstreamUnavailableError
 from agentic_platform.llm_gateway.catalog import Deployment
 from agentic_platform.llm_gateway.providers import bedrock_wire as wire
+from agentic_platform.llm_gateway.providers.base import upstream_model
 from agentic_platform.llm_gateway.providers.bedrock_answer import StreamTranslator, chat_completion
 from agentic_platform.llm_gateway.providers.bedrock_client import BedrockCaller
 from agentic_platform.llm_gateway.providers.bedrock_embeddings import BedrockEmbeddingProvider
@@ -126,12 +127,16 @@ class BedrockChatProvider(BedrockCaller):
             return len(self._readers)
 
     async def complete(self, request: ChatCompletionRequest) -> ChatCompletion:
-        call = wire.converse_request(request, self.deployment.model, self._extra)
+        call = wire.converse_request(
+            request, upstream_model(self.deployment.model, request), self._extra
+        )
         response = await self._call(lambda: self.client.converse(**call.params))
         return chat_completion(response, request.model, call.response_tool)
 
     async def stream(self, request: ChatCompletionRequest) -> AsyncIterator[ChatCompletionChunk]:
-        call = wire.converse_request(request, self.deployment.model, self._extra)
+        call = wire.converse_request(
+            request, upstream_model(self.deployment.model, request), self._extra
+        )
         translator = StreamTranslator(request.model, call.response_tool)
         # aclosing: when our consumer leaves early, the reader must hear it now, not at GC.
         async with contextlib.aclosing(self._events(call.params)) as events:

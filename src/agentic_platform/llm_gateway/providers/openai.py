@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from yarl import URL
 
 from agentic_platform.llm_gateway.catalog import Deployment
+from agentic_platform.llm_gateway.providers.base import upstream_model
 from agentic_platform.llm_gateway.providers.http_upstream import HTTPUpstream
 from agentic_platform.llm_gateway.schemas import (
     ChatCompletion,
@@ -51,7 +52,7 @@ class OpenAIProvider:
 
     def _body(self, request: ChatCompletionRequest, *, stream: bool) -> bytes:
         body = request.model_dump(exclude_none=True, by_alias=True)
-        body["model"] = self._model
+        body["model"] = upstream_model(self._model, request)
         body["stream"] = stream
         if stream:
             body["stream_options"] = _STREAM_OPTIONS
