@@ -4,6 +4,7 @@ axe-core is not installable offline."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,8 @@ def test_every_page_has_labels_alternatives_and_contrast(console: Console) -> No
         found = page.evaluate(CHECK)
         assert found["problems"] == [], title
         assert found["texts"] > 5, f"{title}: the check saw the page's text"
+        shown = page.locator("main").inner_text()
+        assert re.search(r"\b(null|undefined|NaN)\b", shown) is None, f"{title}: {shown}"
 
 
 def test_the_check_finds_what_it_looks_for(console: Console) -> None:

@@ -17,7 +17,7 @@ def test_a_wrong_key_is_refused_and_the_right_one_signs_in(console: Console) -> 
     console.screenshot("sign-in")
     page.get_by_label("API key", exact=True).fill("ap-not-a-key")
     page.get_by_role("button", name="Sign in").click()
-    assert "not valid" in page.get_by_role("alert").inner_text()
+    page.get_by_role("alert").filter(has_text="not valid").wait_for()
     console.sign_in()
     assert "admin" in page.locator("#who").inner_text()
     stored = page.evaluate("() => JSON.stringify(localStorage)")
@@ -151,19 +151,27 @@ def _requests_charted(console: Console) -> float:
 
 def test_the_usage_chart_moves(console: Console) -> None:
     page = console.page
-    console.sign_in()
+    member = console.member_key("usage-member")
+    plan = console.api("POST", "/admin/v1/plans", json={"name": "daily-5", "budget_usd_per_day": 5})
+    me = console.api("GET", "/admin/v1/me", key=member).json()["principal"]
+    console.api("PATCH", f"/admin/v1/principals/{me['id']}", json={"plan_id": plan.json()["id"]})
+    console.sign_in(member)
     console.go("Usage")
     page.locator("[data-total-requests]").wait_for()
     before = _requests_charted(console)
     for _ in range(3):
         body = {"model": "echo", "messages": [{"role": "user", "content": "count me"}]}
-        assert console.api("POST", "/llm/v1/chat/completions", json=body).status_code == 200
+        answer = console.api("POST", "/llm/v1/chat/completions", key=member, json=body)
+        assert answer.status_code == 200, answer.text
     for _ in range(50):  # the ledger writes in the background, every 0.1 s here
         page.get_by_role("button", name="Refresh").click()
         page.wait_for_timeout(200)
         if _requests_charted(console) >= before + 3:
             break
-    assert _requests_charted(console) >= before + 3
+    assert _requests_charted(console) == before + 3, "a member's chart counts their own calls"
+    assert "of $5.000000" in page.get_by_role("main").inner_text(), "spend against the budget"
+    page.get_by_label("Show", exact=True).select_option("spend")
+    page.locator("svg.chart line.budget").wait_for(state="attached")
     console.screenshot("usage")
     page.get_by_label("Group by", exact=True).select_option("model")
     page.locator("svg.chart text", has_text="echo").wait_for()

@@ -27,7 +27,7 @@ function ms(value) {
 
 async function runDetail(view, id) {
   const run = await api("GET", `/agents/v1/runs/${encodeURIComponent(id)}`);
-  view.append(
+  view.append(...[
     h("p", {}, h("a", { href: "#/runs", text: "← all runs" })),
     h("h2", { text: `${run.agent} · ${run.status}` }),
     h("p", { class: "muted", text: `${when(run.started_at)} · ${ms(run.duration_ms)} · ${run.usage.total_tokens} tokens · ${usd(run.cost_usd)} · model ${run.model}` }),
@@ -40,5 +40,5 @@ async function runDetail(view, id) {
       ]),
       "Steps, in the order they started",
     ),
-  );
+  ].filter(Boolean));
 }

@@ -43,7 +43,7 @@ async function drawUsage(out, context, groupBy, measure, days) {
   const monthly = me.plans.find((p) => p.budget_usd_per_month)?.budget_usd_per_month;
   const daily = me.plans.find((p) => p.budget_usd_per_day)?.budget_usd_per_day;
   const requests = summary.totals.reduce((sum, t) => sum + t.requests, 0);
-  out.replaceChildren(
+  out.replaceChildren(...[
     h("p", { "data-total-requests": requests, text: `${requests} requests in the period${context.isAdmin ? " (everyone's)" : " (yours)"}.` }),
     points.length ? barChart(`${measure.title} by ${groupBy}`, points, measure.format, budget) : h("p", { class: "muted", text: "No usage in this period." }),
     h("h2", { text: "Spend against budget" }),
@@ -51,5 +51,5 @@ async function drawUsage(out, context, groupBy, measure, days) {
     daily ? h("progress", { max: daily, value: Math.min(spentToday, daily), "aria-label": "Today's spend against the daily budget" }) : null,
     table([groupBy, "Requests", "Errors", "Input tokens", "Output tokens", "Spend"],
       summary.totals.map((t) => [t.group, String(t.requests), String(t.errors), String(t.input_tokens), String(t.output_tokens), usd(t.cost_usd)])),
-  );
+  ].filter(Boolean));
 }
