@@ -20,14 +20,14 @@ from pydantic import SecretStr
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from console_harness import Console  # noqa: E402
+from console_harness import Console
 
-from agentic_platform.app import create_app  # noqa: E402
-from agentic_platform.llm_gateway.catalog import default_models  # noqa: E402
-from agentic_platform.settings import Settings  # noqa: E402
-from agentic_platform.testing.agents import agent_models  # noqa: E402
-from agentic_platform.testing.catalog import scripted_models  # noqa: E402
-from agentic_platform.testing.server import serve_in_thread  # noqa: E402
+from agentic_platform.app import create_app
+from agentic_platform.llm_gateway.catalog import default_models
+from agentic_platform.settings import Settings
+from agentic_platform.testing.agents import agent_models
+from agentic_platform.testing.catalog import scripted_models
+from agentic_platform.testing.server import serve_in_thread
 
 CHROMIUM = os.environ.get("AGENTIC_CHROMIUM", "/usr/bin/chromium")
 ARGS = [

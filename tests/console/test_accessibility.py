@@ -13,7 +13,15 @@ from console_harness import Console
 pytestmark = pytest.mark.browser
 
 CHECK = (Path(__file__).parent / "a11y_check.js").read_text()
-PAGES = ["Playground", "Runs", "Keys", "Usage", "Knowledge bases", "Memories", "Principals and plans"]
+PAGES = [
+    "Playground",
+    "Runs",
+    "Keys",
+    "Usage",
+    "Knowledge bases",
+    "Memories",
+    "Principals and plans",
+]
 
 
 def _some_data(console: Console) -> None:

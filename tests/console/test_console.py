@@ -39,7 +39,8 @@ def test_chat_with_the_local_model_streams_the_answer(console: Console) -> None:
     page.evaluate(
         """() => { window.updates = 0;
         new MutationObserver(() => { window.updates++; })
-          .observe(document.querySelector('.chat'), {subtree: true, childList: true, characterData: true}); }"""
+          .observe(document.querySelector('.chat'),
+                   {subtree: true, childList: true, characterData: true}); }"""
     )
     message = page.get_by_label("Message", exact=True)
     message.fill("Say hello to Oslo.")
@@ -205,7 +206,9 @@ def test_a_member_sees_no_admin_page(console: Console) -> None:
     page.get_by_role("heading", level=1, name="Playground").wait_for()
     assert console.api("GET", "/admin/v1/principals", key=member).status_code == 403
     console.go("Keys")
-    assert page.get_by_label("Owner", exact=True).count() == 0, "members make keys for themselves only"
+    assert page.get_by_label("Owner", exact=True).count() == 0, (
+        "members make keys for themselves only"
+    )
 
 
 def test_an_admin_sees_principals_and_plans(console: Console) -> None:

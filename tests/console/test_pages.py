@@ -21,8 +21,10 @@ def test_pages_carry_a_policy_without_inline_scripts(server: str) -> None:
         assert "script-src 'self'" in policy and "unsafe" not in policy, policy
         assert "frame-ancestors 'none'" in policy
         assert answer.headers["x-content-type-options"] == "nosniff"
-    assert httpx.get(f"{server}/console/js/app.js").headers["content-type"].startswith(
-        "text/javascript"
+    assert (
+        httpx.get(f"{server}/console/js/app.js")
+        .headers["content-type"]
+        .startswith("text/javascript")
     )
 
 
@@ -33,12 +35,19 @@ def test_the_page_has_no_inline_script_or_handler() -> None:
     for module in STATIC.rglob("*.js"):
         source = module.read_text()
         assert "innerHTML" not in source and "eval(" not in source, module.name
-        assert re.search(r"localStorage\s*[.\[]", source) is None, f"{module.name} uses localStorage"
+        assert re.search(r"localStorage\s*[.\[]", source) is None, (
+            f"{module.name} uses localStorage"
+        )
 
 
 def test_nothing_outside_the_console_is_served(server: str) -> None:
     assert httpx.get(f"{server}/console", follow_redirects=False).status_code == 308
-    for path in ("/console/missing.js", "/console/..%2Fsettings.py", "/console/js/", "/console/__init__.py"):
+    for path in (
+        "/console/missing.js",
+        "/console/..%2Fsettings.py",
+        "/console/js/",
+        "/console/__init__.py",
+    ):
         answer = httpx.get(f"{server}{path}")
         assert answer.status_code == 404, path
         assert answer.json()["error"]["message"]
@@ -46,4 +55,9 @@ def test_nothing_outside_the_console_is_served(server: str) -> None:
 
 def test_without_oidc_the_page_offers_keys_only(server: str) -> None:
     config = httpx.get(f"{server}/console/config.json").json()
-    assert config["oidc"] == {"enabled": False, "issuer": None, "client_id": None, "scopes": "openid email profile"}
+    assert config["oidc"] == {
+        "enabled": False,
+        "issuer": None,
+        "client_id": None,
+        "scopes": "openid email profile",
+    }
