@@ -87,6 +87,15 @@ def test_a_session_is_resumed(console: Console) -> None:
     page.get_by_label("Message", exact=True).fill("100 + 23")
     page.get_by_label("Message", exact=True).press("Enter")
     page.locator(".turn.assistant .meta").wait_for()
+    for _ in range(50):  # the turns are stored as the run ends, a moment after its answer
+        sessions = console.api("GET", "/memory/v1/sessions?agent_id=diy-agent").json()["data"]
+        turns = [
+            console.api("GET", f"/memory/v1/sessions/{s['id']}/messages").json()["data"]
+            for s in sessions
+        ]
+        if any("123" in m["content"] for found in turns for m in found):
+            break
+        page.wait_for_timeout(100)
     page.reload()
     page.get_by_role("heading", level=1, name="Playground").wait_for()
     console.choose("Agent, workflow or model", r"agent:diy-agent")

@@ -143,7 +143,8 @@ async function resume(sessionId, state, chat) {
   state.sessionId = sessionId;
   chat.replaceChildren();
   for (const message of messages.data) {
-    if (message.role === "user" || message.role === "assistant") bubble(chat, message.role, message.content);
+    const said = message.role === "user" || (message.role === "assistant" && message.content.trim());
+    if (said) bubble(chat, message.role, message.content);
   }
   say("Session resumed: your next message continues it.");
 }
