@@ -7,8 +7,12 @@ import re
 from pathlib import Path
 
 import httpx
+import pytest
+from pydantic import ValidationError
 
 import agentic_platform.console
+from agentic_platform.console.router import content_security_policy
+from agentic_platform.settings import Settings
 
 STATIC = Path(agentic_platform.console.__file__).parent / "static"
 
@@ -61,3 +65,17 @@ def test_without_oidc_the_page_offers_keys_only(server: str) -> None:
         "client_id": None,
         "scopes": "openid email profile",
     }
+
+
+def test_with_oidc_the_page_may_call_the_provider_and_nothing_else() -> None:
+    settings = Settings(
+        data_dir=Path("unused"),
+        oidc={"enabled": True, "issuer": "https://id.example.com/pool", "audiences": ["c1"]},  # type: ignore[arg-type]
+        console={"oidc_token_origins": ["https://login.example.com"]},  # type: ignore[arg-type]
+    )
+    policy = content_security_policy(settings)
+    assert "connect-src 'self' https://id.example.com https://login.example.com;" in policy
+    with pytest.raises(ValidationError, match="oidc_token_origins"):
+        Settings(
+            data_dir=Path("unused"), console={"oidc_token_origins": ["https://a.com; script-src *"]}
+        )  # type: ignore[arg-type]

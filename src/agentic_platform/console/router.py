@@ -40,6 +40,7 @@ def content_security_policy(settings: Settings) -> str:
     if settings.oidc.enabled and settings.oidc.effective_issuer:
         issuer = urlsplit(settings.oidc.effective_issuer)
         connect.append(f"{issuer.scheme}://{issuer.netloc}")
+        connect.extend(settings.console.oidc_token_origins)
     return "; ".join(
         [
             "default-src 'none'",

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field
+
+Origin = Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")]
 
 
 class ConsoleSettings(BaseModel):
@@ -11,6 +15,13 @@ class ConsoleSettings(BaseModel):
         description="The OIDC app client (public, no secret) the console signs in with, by "
         "authorization code with PKCE. Default: the first of AGENTIC_OIDC__AUDIENCES. Used "
         "only when OIDC is enabled.",
+    )
+    oidc_token_origins: list[Origin] = Field(
+        default_factory=list,
+        description="Origins besides the issuer's that the page calls to sign in: the token "
+        "endpoint's, when it lies elsewhere (Cognito's hosted UI domain, e.g. "
+        "https://example.auth.eu-west-1.amazoncognito.com). They join the page's "
+        "connect-src policy.",
     )
     oidc_scopes: str = Field(
         default="openid email profile",
