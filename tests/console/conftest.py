@@ -1,8 +1,10 @@
 """The console in a real browser: Debian's Chromium driven by Playwright, against the whole
 platform served on a loopback port (the scripted ``test`` models, the packaged local model).
 
-One server and one browser for the package keep the run short. The tests skip only where
-Chromium is missing and CI is not set: in CI a missing browser is a failure.
+One server and one browser per module keep the run short. The browser must close with its
+module: sync Playwright holds an event loop in the main thread while it runs, and the async
+tests of later modules need that thread. The tests skip only where Chromium is missing and
+CI is not set: in CI a missing browser is a failure.
 """
 
 from __future__ import annotations
@@ -70,14 +72,14 @@ def console_settings(data_dir: Path, admin_key: str) -> Settings:
     )
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, admin_key: str) -> Iterator[str]:
     settings = console_settings(tmp_path_factory.mktemp("console") / "data", admin_key)
     with serve_in_thread(create_app(settings)) as url:
         yield url
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
