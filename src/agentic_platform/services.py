@@ -92,9 +92,20 @@ def _agents_routers() -> list[APIRouter]:
     return [router, mcp_router]
 
 
+async def _start_console(state: PlatformState, stack: AsyncExitStack) -> None:
+    """The console is static pages that call the other services' public APIs."""
+
+
+def _console_routers() -> list[APIRouter]:
+    from agentic_platform.console.router import router
+
+    return [router]
+
+
 SERVICES: dict[str, ServiceSpec] = {
     "llm-gateway": ServiceSpec("llm-gateway", _llm_routers, _start_llm_gateway),
     "retrieval": ServiceSpec("retrieval", _retrieval_routers, _start_retrieval),
     "memory": ServiceSpec("memory", _memory_routers, _start_memory),
     "agents": ServiceSpec("agents", _agents_routers, _start_agents),
+    "console": ServiceSpec("console", _console_routers, _start_console),
 }

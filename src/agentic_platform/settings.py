@@ -31,13 +31,14 @@ from pydantic_settings import (
 
 from agentic_platform.agents.tools.mcp.settings import McpServerSettings
 from agentic_platform.auth.oidc_settings import OIDCSettings
+from agentic_platform.console.settings import ConsoleSettings
 from agentic_platform.errors import ConfigurationError
 from agentic_platform.llm_gateway.breaker import CooldownSettings
 from agentic_platform.llm_gateway.catalog import ModelEntry, default_models
 from agentic_platform.telemetry.settings import TelemetrySettings
 
-ServiceName = Literal["llm-gateway", "memory", "retrieval", "agents"]
-ALL_SERVICES: tuple[ServiceName, ...] = ("llm-gateway", "memory", "retrieval", "agents")
+ServiceName = Literal["llm-gateway", "memory", "retrieval", "agents", "console"]
+ALL_SERVICES: tuple[ServiceName, ...] = ("llm-gateway", "memory", "retrieval", "agents", "console")
 
 
 class GatewaySettings(BaseModel):
@@ -468,6 +469,9 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     oidc: OIDCSettings = Field(default_factory=OIDCSettings)
+    console: ConsoleSettings = Field(
+        default_factory=ConsoleSettings, description="The web console at /console."
+    )
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)

@@ -17,7 +17,7 @@ from agentic_platform.settings import ALL_SERVICES, Settings
 # Served by every process, never routed by path prefix to one service.
 INFRASTRUCTURE = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc")
 VALUES = Path(__file__).parents[2] / "deploy/helm/agentic-platform/values.yaml"
-CHART_SERVICES = ("llm-gateway", "retrieval", "memory", "agents")
+CHART_SERVICES = ("llm-gateway", "retrieval", "memory", "agents", "console")
 
 
 @cache

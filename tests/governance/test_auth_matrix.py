@@ -327,3 +327,26 @@ async def test_route_by_role_matrix(platform: Platform) -> None:
             acting = await _call(http, method, template, ids)
         assert (acting == 403) == (level != SERVICE), (method, template, acting)
     assert (await platform.chat(member)).status_code == 200  # nothing above revoked it
+
+
+CONSOLE_ROUTES: dict[tuple[str, str], str] = {
+    ("GET", "/console"): "/console",
+    ("GET", "/console/"): "/console/",
+    ("GET", "/console/config.json"): "/console/config.json",
+    ("GET", "/console/{path:path}"): "/console/js/app.js",
+}
+"""The console's pages and modules (left out of the OpenAPI document): public, as the page
+must load before anyone signs in; they hold no data, and the page signs in against the APIs
+above."""
+
+
+async def test_the_console_is_public_and_holds_no_data(platform: Platform) -> None:
+    from agentic_platform.console.router import router
+
+    served = {(method, route.path) for route in router.routes for method in route.methods}  # type: ignore[attr-defined]
+    assert served == CONSOLE_ROUTES.keys(), "a console route with no entry here"
+    async with platform.client() as http:
+        for path in CONSOLE_ROUTES.values():
+            answer = await http.get(path)
+            assert answer.status_code in (200, 308), path
+            assert platform.admin_key not in answer.text

@@ -24,7 +24,8 @@ from agentic_platform.settings import ALL_SERVICES, Settings
 from agentic_platform.web.openapi import ERROR_SCHEMA, error_statuses
 from agentic_platform.web.schema_components import hoist_definitions
 
-SERVICE_SETS = [(name,) for name in ALL_SERVICES] + [ALL_SERVICES]
+# The console alone has no API of its own (its pages stay out of the document).
+SERVICE_SETS = [(name,) for name in ALL_SERVICES if name != "console"] + [ALL_SERVICES]
 PROBES = {"/healthz", "/readyz"}
 DOCUMENT = "urn:agentic:openapi"
 
