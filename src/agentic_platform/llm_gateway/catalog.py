@@ -14,8 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from agentic_platform.errors import ConfigurationError, ModelNotFoundError
 
-ProviderName = Literal["openai", "anthropic", "bedrock", "local", "test"]
-Capability = Literal["chat", "tools", "vision", "json_schema", "streaming", "embeddings"]
+ProviderName = Literal["openai", "anthropic", "bedrock", "local", "test", "cohere"]
+Capability = Literal["chat", "tools", "vision", "json_schema", "streaming", "embeddings", "rerank"]
+ModelKind = Literal["chat", "embedding", "rerank"]
 
 
 class Deployment(BaseModel):
@@ -77,7 +78,7 @@ class ModelEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     alias: str = Field(min_length=1, description="The name clients pass as `model`.")
-    kind: Literal["chat", "embedding"] = Field(default="chat")
+    kind: ModelKind = Field(default="chat")
     capabilities: set[Capability] = Field(
         default_factory=lambda: {"chat", "streaming"},  # type: ignore[arg-type]
         description="What the model supports; requests needing more are refused with a 400.",
@@ -128,7 +129,7 @@ class ModelCatalog:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, alias: str, kind: Literal["chat", "embedding"]) -> ModelEntry:
+    def get(self, alias: str, kind: ModelKind) -> ModelEntry:
         entry = self._entries.get(alias)
         if entry is None:
             known = ", ".join(sorted(self._entries)) or "none"

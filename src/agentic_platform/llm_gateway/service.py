@@ -17,6 +17,7 @@ from agentic_platform.llm_gateway.providers.registry import (
     build_chat_provider,
     build_embedding_provider,
 )
+from agentic_platform.llm_gateway.rerank import Rerankers
 from agentic_platform.llm_gateway.resilience import Backoff, call_with_fallback
 from agentic_platform.llm_gateway.schemas import (
     ChatCompletion,
@@ -78,8 +79,11 @@ class LLMGateway:
         self._metrics = metrics
         self._chat: dict[tuple[str, int], ChatProvider] = {}
         self._embedders: dict[tuple[str, int], EmbeddingProvider] = {}
+        self.rerankers = Rerankers(catalog, backoff, self._on_failure)
         for entry in catalog:
             for index, deployment in enumerate(entry.deployments):
+                if entry.kind == "rerank":
+                    continue
                 if entry.kind == "chat":
                     self._chat[(entry.alias, index)] = build_chat_provider(deployment)
                 else:
@@ -92,6 +96,7 @@ class LLMGateway:
         ]
         for provider in providers:
             await provider.aclose()
+        await self.rerankers.aclose()
 
     def _count_failure(self, deployment: Deployment, error: UpstreamError) -> None:
         if self._metrics is not None:

@@ -20,6 +20,7 @@ from agentic_platform.llm_gateway.schemas import (
     ChatCompletionRequest,
     EmbeddingResult,
 )
+from agentic_platform.llm_gateway.rerank_schemas import RerankScores
 
 
 @runtime_checkable
@@ -42,6 +43,15 @@ class ChatProvider(Protocol):
 class EmbeddingProvider(Protocol):
     async def embed(self, texts: list[str]) -> EmbeddingResult:
         """One vector per text, in order."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class RerankProvider(Protocol):
+    async def rerank(self, query: str, documents: list[str]) -> RerankScores:
+        """A relevance score per document, in order (higher is more relevant)."""
         ...
 
     async def aclose(self) -> None: ...
