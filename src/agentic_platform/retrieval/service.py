@@ -9,9 +9,7 @@ expects another model is refused.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, or_, select
@@ -19,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from agentic_platform.auth.keys import new_id
 from agentic_platform.auth.principal import Principal
-from agentic_platform.errors import ConflictError, InvalidRequestError, NotFoundError
+from agentic_platform.errors import ConflictError, NotFoundError
 from agentic_platform.retrieval.backends import KnowledgeBaseBackends
 from agentic_platform.retrieval.chunking import ChunkingSettings
 from agentic_platform.retrieval.embedding import EmbedderClients
@@ -29,11 +27,7 @@ from agentic_platform.retrieval.schemas import (
     BUILTIN_FIELDS,
     KnowledgeBase,
     KnowledgeBaseCreate,
-    RetrievedChunk,
-    RetrieveRequest,
 )
-from agentic_platform.search.backends.base import SearchBackend, SearchHit, SearchQuery
-from agentic_platform.search.filters import check_filter
 from agentic_platform.settings import RetrievalSettings
 from agentic_platform.state import PlatformState
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol, runtime_checkable
 
+from agentic_platform.llm_gateway.rerank_schemas import RerankScores
 from agentic_platform.llm_gateway.schemas import (
     ChatCompletion,
     ChatCompletionChunk,
     ChatCompletionRequest,
     EmbeddingResult,
 )
-from agentic_platform.llm_gateway.rerank_schemas import RerankScores
 
 
 @runtime_checkable
