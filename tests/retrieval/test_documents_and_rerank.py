@@ -15,18 +15,12 @@ import pytest
 from retrieval_harness import SERVICES, Caller, new_member, retrieval_settings
 
 from agentic_platform.app import create_app
-from agentic_platform.llm_gateway.catalog import Deployment, ModelEntry
 from agentic_platform.retrieval.client import RetrievalClient
 from agentic_platform.retrieval.tools import KnowledgeBaseSearchTool
-from agentic_platform.testing.catalog import scripted_models
+from agentic_platform.testing.catalog import scripted_models, scripted_rerank_model
 from agentic_platform.testing.server import serve_in_thread
 
-RERANK = ModelEntry(
-    alias="test-rerank",
-    kind="rerank",
-    capabilities={"rerank"},
-    deployments=[Deployment(provider="test", model="overlap")],
-)
+RERANK = scripted_rerank_model()
 SMALL_CHUNKS = {"chunk_tokens": 16, "overlap_tokens": 0, "markdown_headings": False}
 
 
