@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.gateway.machine import OtherLoad
 from bench.retrieval import platform
-from bench.retrieval.run import RESULTS, JOB_SIZE, latency, top10
+from bench.retrieval.run import JOB_SIZE, RESULTS, latency, top10
 from bench.retrieval.scifact import DEFAULT_DIR, SciFact
 
 
