@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
 
 from agentic_platform.app import create_app
 from agentic_platform.settings import Settings
-from agentic_platform.testing.catalog import scripted_models
+from agentic_platform.testing.catalog import scripted_models, scripted_rerank_model
 from agentic_platform.testing.memory import memory_models
 from agentic_platform.testing.server import serve_in_thread
 
@@ -48,7 +48,7 @@ CHECKS = [
 def fuzz_settings(data_dir: Path, admin_key: str) -> Settings:
     return Settings(
         data_dir=data_dir,
-        models=[*scripted_models(), *memory_models()],
+        models=[*scripted_models(), *memory_models(), scripted_rerank_model()],
         auth={"bootstrap_admin_key": SecretStr(admin_key)},  # type: ignore[arg-type]
         log_requests=False,
         gateway={"retry_backoff_seconds": 0.01, "max_body_bytes": 64 * 1024},  # type: ignore[arg-type]

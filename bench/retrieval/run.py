@@ -108,13 +108,27 @@ def quality(http: Any, dataset: SciFact, search_type: str) -> dict[str, float]:
     return {"ndcg@10": statistics.fmean(ndcg), "recall@100": statistics.fmean(recall)}
 
 
-def latency(http: Any, dataset: SciFact) -> dict[str, float]:
+def top10(http: Any, dataset: SciFact, **options: Any) -> dict[str, float]:
+    """What a top-10 search gives a user as it is returned (no re-ranking by the client):
+    nDCG@10 of its document ids in order, and how many distinct documents it holds."""
+    ndcg, distinct = [], []
+    for query_id, relevant in dataset.qrels["test"].items():
+        body = {"query": dataset.queries[query_id], "top_k": 10, **options}
+        response = http.post("knowledge-bases/scifact/retrieve", json=body)
+        response.raise_for_status()
+        ids = [c["document_id"] for c in response.json()["data"]]
+        distinct.append(len(set(ids)))
+        ndcg.append(ndcg_at(documents_in_order(ids), relevant, 10))
+    return {"ndcg@10": statistics.fmean(ndcg), "distinct@10": statistics.fmean(distinct)}
+
+
+def latency(http: Any, dataset: SciFact, **options: Any) -> dict[str, float]:
     warm = list(dataset.qrels["train"])[:30]
     for query_id in warm:
         http.post("knowledge-bases/scifact/retrieve", json={"query": dataset.queries[query_id]})
     timings = []
     for query_id in dataset.qrels["test"]:
-        body = {"query": dataset.queries[query_id], "top_k": 10}
+        body = {"query": dataset.queries[query_id], "top_k": 10, **options}
         started = time.perf_counter()
         response = http.post("knowledge-bases/scifact/retrieve", json=body)
         timings.append((time.perf_counter() - started) * 1000)
@@ -190,6 +204,11 @@ def _through_the_api(dataset: SciFact, limit: int | None, *, reuse: bool) -> dic
                 print(search_type, measured[search_type], flush=True)
             measured["latency"] = latency(http, dataset)
             print("latency", measured["latency"], flush=True)
+            for name, options in (("chunks", {}), ("documents", {"group_by": "document"})):
+                measured[f"top10_{name}"] = top10(http, dataset, **options)
+                print(f"top-10 {name}", measured[f"top10_{name}"], flush=True)
+            measured["latency_documents"] = latency(http, dataset, group_by="document")
+            print("latency, documents", measured["latency_documents"], flush=True)
     finally:
         running.server.stop()
     return measured

@@ -15,7 +15,8 @@ class PlatformError(Exception):
 
     status_code = 500
     error_type = "server_error"
-    default_code: str | None = None
+    default_code: str | None = "server_error"
+    """Every error carries a code a caller can branch on; subclasses name their own."""
 
     def __init__(
         self,
@@ -48,6 +49,7 @@ class PlatformError(Exception):
 
 class InvalidRequestError(PlatformError):
     status_code = 400
+    default_code = "invalid_request"
     error_type = "invalid_request_error"
 
 
@@ -99,6 +101,7 @@ class ConfigurationError(PlatformError):
 
     status_code = 500
     error_type = "configuration_error"
+    default_code = "configuration_error"
 
 
 class UnsupportedFeatureError(InvalidRequestError):

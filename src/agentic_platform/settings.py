@@ -240,6 +240,11 @@ class RetrievalSettings(BaseModel):
         description="Embedding model alias (from the catalog) of a new knowledge base that "
         "names none; the packaged local embedder by default.",
     )
+    default_rerank_model: str | None = Field(
+        default=None,
+        description="Rerank model alias used by `rerank: true` when the knowledge base names "
+        "none (searches rerank only when asked or when their knowledge base has a default).",
+    )
     default_backend: Literal["auto", "sqlite", "pgvector", "memory"] = Field(
         default="auto",
         description="Search backend of a new knowledge base that names none: auto = sqlite "

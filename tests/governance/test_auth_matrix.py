@@ -203,6 +203,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/readyz"): PUBLIC,
     ("POST", "/llm/v1/chat/completions"): SERVICE,
     ("POST", "/llm/v1/embeddings"): SERVICE,
+    ("POST", "/llm/v1/rerank"): SERVICE,
     ("GET", "/llm/v1/models"): SERVICE,
     ("POST", "/llm/v1/messages"): SERVICE,
     ("POST", "/llm/v1/messages/count_tokens"): SERVICE,

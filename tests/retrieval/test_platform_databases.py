@@ -59,3 +59,32 @@ def test_knowledge_base_life_cycle(
         assert set(search(query="report", search_type="lexical")) == {"n0", "late"}
         assert http.delete("knowledge-bases/notes").status_code == 200
         assert http.get("knowledge-bases/notes").status_code == 404
+
+
+def test_documents_with_neighbours_on_both_databases(
+    database_url: str, tmp_path: Path, admin_key: str, request: pytest.FixtureRequest
+) -> None:
+    on_postgres = database_url.startswith("postgresql")
+    pgvector_url = request.getfixturevalue("pgvector_url") if on_postgres else None
+    settings = retrieval_settings(
+        tmp_path / "data", admin_key, database_url=database_url, pgvector_url=pgvector_url
+    )
+    headers = {"Authorization": f"Bearer {admin_key}"}
+    chunking = {"chunk_tokens": 16, "overlap_tokens": 0, "markdown_headings": False}
+    with (
+        serve_in_thread(create_app(settings, SERVICES)) as url,
+        httpx.Client(base_url=url + "/retrieval/v1/", headers=headers, timeout=30) as http,
+    ):
+        http.post("knowledge-bases", json={"name": "long", "chunking": chunking})
+        text = " ".join(f"Sentence {i} of a long report about budgets." for i in range(20))
+        documents = [{"id": f"d{i}", "text": text, "title": f"Report {i}"} for i in range(4)]
+        response = http.post("knowledge-bases/long/documents", json={"documents": documents})
+        assert response.status_code == 200, response.text
+        body = {"query": "report budgets", "top_k": 3, "group_by": "document", "neighbours": 1}
+        found = http.post("knowledge-bases/long/retrieve", json=body).json()
+        assert len({document["id"] for document in found["documents"]}) == 3
+        for document in found["documents"]:
+            position = document["passages"][0]["position"]
+            around = [n["position"] for n in document["neighbours"]]
+            assert around and set(around) <= {position - 1, position + 1}
+            assert all(n["text"] for n in document["neighbours"])

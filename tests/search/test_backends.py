@@ -190,3 +190,18 @@ async def test_the_sqlite_index_survives_a_restart(tmp_path: Path) -> None:
         ]
     finally:
         await engine.dispose()
+
+
+async def test_fetch_reads_records_by_id_and_skips_missing_ones(
+    loaded: tuple[SearchBackend, str],
+) -> None:
+    backend, collection = loaded
+    hits = await backend.fetch(collection, ["r1", "nope", "r4"])
+    assert sorted(hit.id for hit in hits) == ["r1", "r4"]
+    first = next(hit for hit in hits if hit.id == "r1")
+    assert first.text == "Cats purr when they are content."
+    assert first.payload == {"position": 1} and first.metadata == {"kind": "cat", "year": 2020}
+    assert await backend.fetch(collection, []) == []
+    assert await backend.fetch("never-written", ["r1"]) == []
+    await backend.delete(collection, ids=["r1"])
+    assert [hit.id for hit in await backend.fetch(collection, ["r1", "r4"])] == ["r4"]

@@ -80,7 +80,7 @@ def test_an_unhandled_error_is_a_500_and_the_connection_stays_usable(
             "message": "The server failed to handle the request.",
             "type": "server_error",
             "param": None,
-            "code": None,
+            "code": "server_error",
         }
     }
     assert after.status_code == 200 and after.json() == {"status": "ok"}

@@ -11,6 +11,7 @@ import orjson
 
 from agentic_platform.clients.base import ApiClient, raise_for
 from agentic_platform.errors import PlatformError, UpstreamError
+from agentic_platform.llm_gateway.rerank_schemas import RerankResponse
 from agentic_platform.llm_gateway.schemas import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -46,6 +47,15 @@ class LLMClient(ApiClient):
         response = await self._http.post("/embeddings", json=payload)
         raise_for(response, GatewayClientError)
         return EmbeddingResponse.model_validate_json(response.content)
+
+    async def rerank(
+        self, *, model: str, query: str, documents: list[str], **request: Any
+    ) -> RerankResponse:
+        """Order ``documents`` by relevance to ``query`` (``/rerank``, Cohere's shape)."""
+        payload = {**request, "model": model, "query": query, "documents": documents}
+        response = await self._http.post("/rerank", json=payload)
+        raise_for(response, GatewayClientError)
+        return RerankResponse.model_validate_json(response.content)
 
     async def stream_chat(self, **request: Any) -> AsyncIterator[ChatCompletionChunk]:
         payload = {**request, "stream": True, "stream_options": {"include_usage": True}}

@@ -24,8 +24,9 @@ from pydantic import (
 
 from agentic_platform.errors import ConfigurationError, ModelNotFoundError
 
-ProviderName = Literal["openai", "anthropic", "bedrock", "local", "test"]
-Capability = Literal["chat", "tools", "vision", "json_schema", "streaming", "embeddings"]
+ProviderName = Literal["openai", "anthropic", "bedrock", "local", "test", "cohere"]
+Capability = Literal["chat", "tools", "vision", "json_schema", "streaming", "embeddings", "rerank"]
+ModelKind = Literal["chat", "embedding", "rerank"]
 Strategy = Literal["ordered", "weighted", "least-busy"]
 
 
@@ -107,7 +108,7 @@ class ModelEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     alias: str = Field(min_length=1, description="The name clients pass as `model`.")
-    kind: Literal["chat", "embedding"] = Field(default="chat")
+    kind: ModelKind = Field(default="chat")
     capabilities: set[Capability] = Field(
         default_factory=lambda: {"chat", "streaming"},  # type: ignore[arg-type]
         description="What the model supports; requests needing more are refused with a 400.",
@@ -199,7 +200,7 @@ class ModelCatalog:
     def __len__(self) -> int:
         return len(self._all)
 
-    def get(self, alias: str, kind: Literal["chat", "embedding"]) -> ModelEntry:
+    def get(self, alias: str, kind: ModelKind) -> ModelEntry:
         entry = self._entries.get(alias)
         if entry is None and self._wildcards:
             entry = self._wildcards.resolve(alias)

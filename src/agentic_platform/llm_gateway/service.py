@@ -23,6 +23,7 @@ from agentic_platform.llm_gateway.providers.registry import (
     build_chat_provider,
     build_embedding_provider,
 )
+from agentic_platform.llm_gateway.rerank import Rerankers
 from agentic_platform.llm_gateway.resilience import Backoff, call_with_fallback, falls_back
 from agentic_platform.llm_gateway.schemas import (
     ChatCompletion,
@@ -95,8 +96,11 @@ class LLMGateway:
         self.balancer = Balancer(self.breakers, draw)
         self._chat: dict[tuple[str, int], ChatProvider] = {}
         self._embedders: dict[tuple[str, int], EmbeddingProvider] = {}
+        self.rerankers = Rerankers(catalog, backoff, self._on_failure)
         for entry in catalog:  # a wildcard's providers serve every model under it
             for index, deployment in enumerate(entry.deployments):
+                if entry.kind == "rerank":
+                    continue
                 if entry.kind == "chat":
                     self._chat[(entry.alias, index)] = build_chat_provider(deployment)
                 else:
@@ -109,6 +113,7 @@ class LLMGateway:
         ]
         for provider in providers:
             await provider.aclose()
+        await self.rerankers.aclose()
 
     def _chat_provider(
         self, entry: ModelEntry, index: int, request: ChatCompletionRequest
@@ -121,6 +126,10 @@ class LLMGateway:
             return provider, request
         upstream = request.model_copy(update={"model": entry.deployments[index].model})
         return self._chat[(entry.route, index)], upstream
+
+    def _on_failure(self, _index: int, deployment: Deployment, error: UpstreamError) -> None:
+        if self._metrics is not None:
+            self._metrics.upstream_error(provider_name(deployment), error.code or error.error_type)
 
     async def _routed(
         self, entry: ModelEntry, run: Callable[[int], Awaitable[T]], *, hold: bool = False
@@ -148,10 +157,7 @@ class LLMGateway:
             return result, key
 
         def failed(index: int, deployment: Deployment, error: UpstreamError) -> None:
-            if self._metrics is not None:
-                self._metrics.upstream_error(
-                    provider_name(deployment), error.code or error.error_type
-                )
+            self._on_failure(index, deployment, error)
             if falls_back(error):
                 breakers.failed((alias, index))
             else:  # the caller's mistake: the deployment answered

@@ -118,13 +118,24 @@ class RetrievalClient(ApiClient):
         search_type: str = "hybrid",
         filter: dict[str, Any] | None = None,
         min_score: float | None = None,
+        group_by: str = "chunk",
+        passages: int | None = None,
+        neighbours: int | None = None,
+        rerank: bool | str | None = None,
     ) -> RetrieveResponse:
-        """Search one knowledge base, or several (a list) with results merged by score."""
+        """Search one knowledge base, or several (a list) with results merged by score;
+        ``group_by="document"`` for the best distinct documents (see docs/retrieval.md)."""
         body: dict[str, Any] = {"query": query, "top_k": top_k, "search_type": search_type}
-        if filter is not None:
-            body["filter"] = filter
-        if min_score is not None:
-            body["min_score"] = min_score
+        if group_by != "chunk":
+            body["group_by"] = group_by
+        options = {
+            "filter": filter,
+            "min_score": min_score,
+            "passages": passages,
+            "neighbours": neighbours,
+            "rerank": rerank,
+        }
+        body.update({key: value for key, value in options.items() if value is not None})
         if isinstance(kb, str):
             path = f"/knowledge-bases/{kb}/retrieve"
         else:

@@ -41,7 +41,7 @@ def to_document(row: DocumentRow) -> Document:
     return Document(
         id=row.id,
         title=row.title,
-        source=row.source,
+        source=row.source or None,
         content_type=row.content_type,
         metadata=row.metadata_,
         size_bytes=row.size_bytes,
@@ -250,7 +250,7 @@ class Documents:
                     row = DocumentRow(kb_id=kb.id, id=document.id, created_at=now)
                     session.add(row)
                 row.title = document.title
-                row.source = document.source
+                row.source = document.source or ""
                 row.content_type = document.content_type
                 row.metadata_ = document.metadata
                 row.content_sha256 = document.sha256

@@ -43,7 +43,7 @@ class PreparedDocument:
     index: int
     id: str
     title: str
-    source: str
+    source: str | None
     content_type: str
     metadata: dict[str, Any]
     sha256: str
@@ -62,17 +62,15 @@ class PreparedDocument:
         return {
             "sha256": self.sha256,
             "title": self.title,
-            "source": self.source,
+            "source": self.source or "",
             "content_type": self.content_type,
             "metadata": self.metadata,
         }
 
     def records(self, vectors: FloatArray, generation: str) -> list[IndexRecord]:
-        builtin = {
-            "document_id": self.id,
-            "source": self.source,
-            "content_type": self.content_type,
-        }
+        builtin = {"document_id": self.id, "content_type": self.content_type}
+        if self.source is not None:
+            builtin["source"] = self.source
         return [
             IndexRecord(
                 id=chunk_id(self.id, chunk.position, generation),

@@ -24,7 +24,6 @@ from agentic_platform.retrieval.schemas import (
     KnowledgeBaseCreate,
     KnowledgeBaseList,
     MultiRetrieveRequest,
-    RetrievedChunk,
     RetrieveRequest,
     RetrieveResponse,
 )
@@ -54,12 +53,17 @@ async def _search(
     caller: Principal,
     rows: Sequence[KnowledgeBaseRow],
     body: RetrieveRequest,
-) -> list[RetrievedChunk]:
+) -> RetrieveResponse:
     state = platform(request)
     with retrieval_span(state, [row.id for row in rows], body.search_type, body.top_k) as span:
-        chunks = await service.searcher.search(caller, rows, body)
-        span.set_attribute("agentic.retrieval.results", len(chunks))
-    return chunks
+        found = await service.searcher.search(caller, rows, body)
+        span.set_attribute("agentic.retrieval.results", len(found.chunks))
+    return RetrieveResponse(
+        search_type=body.search_type,
+        data=found.chunks,
+        documents=found.documents,
+        reranked_by=found.reranked_by,
+    )
 
 
 def _deleted(kind: str, identifier: str) -> Response:
@@ -184,8 +188,7 @@ async def get_job(kb: str, job_id: str, caller: Caller, service: Service) -> Res
 async def retrieve(kb: str, request: Request, caller: Caller, service: Service) -> Response:
     body = await parse_body(request, RetrieveRequest)
     row = await service.knowledge_bases.find(caller, kb)
-    chunks = await _search(request, service, caller, [row], body)
-    return json_response(RetrieveResponse(search_type=body.search_type, data=chunks))
+    return json_response(await _search(request, service, caller, [row], body))
 
 
 @router.post(
@@ -197,5 +200,4 @@ async def retrieve(kb: str, request: Request, caller: Caller, service: Service) 
 async def retrieve_many(request: Request, caller: Caller, service: Service) -> Response:
     body = await parse_body(request, MultiRetrieveRequest)
     rows = [await service.knowledge_bases.find(caller, kb) for kb in body.knowledge_bases]
-    chunks = await _search(request, service, caller, rows, body)
-    return json_response(RetrieveResponse(search_type=body.search_type, data=chunks))
+    return json_response(await _search(request, service, caller, rows, body))

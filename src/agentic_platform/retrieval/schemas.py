@@ -23,6 +23,9 @@ BackendName = Literal["sqlite", "pgvector", "memory", "bedrock"]
 JobStatus = Literal["queued", "running", "succeeded", "partial", "failed"]
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"
 DOCUMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/@\-]{0,199}$"
+GroupBy = Literal["chunk", "document"]
+MAX_PASSAGES = 5
+MAX_NEIGHBOURS = 5
 BUILTIN_FIELDS = ("document_id", "source", "content_type")
 """Filterable fields every chunk has; a document's own metadata may not use these names."""
 
@@ -42,6 +45,11 @@ class KnowledgeBaseCreate(_Strict):
         default=None, min_length=1, description="The Bedrock knowledge base (bedrock backend)."
     )
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    rerank_model: str | None = Field(
+        default=None,
+        min_length=1,
+        description="A rerank model alias its searches use unless a request says otherwise.",
+    )
 
     @model_validator(mode="after")
     def _bedrock_needs_its_id(self) -> KnowledgeBaseCreate:
@@ -62,6 +70,7 @@ class KnowledgeBase(BaseModel):
     dimensions: int | None
     backend: BackendName
     chunking: ChunkingSettings
+    rerank_model: str | None = Field(default=None, description="Its searches' rerank model.")
     metadata_fields: list[str] = Field(description="Fields a filter may name.")
     document_count: int
     chunk_count: int
@@ -90,13 +99,17 @@ class DocumentIn(_Strict):
         description="text/plain, text/markdown, text/html or application/pdf.",
     )
     title: str | None = Field(default=None, max_length=1000)
-    source: str = Field(default="", max_length=2000, description="Where it came from (a path).")
+    source: str | None = Field(
+        default=None, min_length=1, max_length=2000, description="Where it came from (a path)."
+    )
     metadata: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_content(self) -> DocumentIn:
-        if (self.text is None) == (self.content_base64 is None):
-            raise ValueError("give exactly one of 'text' and 'content_base64'")
+        if self.text is not None and self.content_base64 is not None:
+            raise ValueError("give at most one of 'text' and 'content_base64'")
+        if self.text is None and self.content_base64 is None and not self.title:
+            raise ValueError("give 'text' or 'content_base64' (or at least a 'title')")
         return self
 
     @field_validator("metadata")
@@ -115,8 +128,11 @@ class DocumentIn(_Strict):
         return value
 
     def content(self) -> bytes:
+        """The bytes to index; a document with only a title is its title."""
         if self.text is not None:
             return self.text.encode("utf-8")
+        if self.content_base64 is None:
+            return (self.title or "").encode("utf-8")
         try:
             return base64.b64decode(self.content_base64 or "", validate=True)
         except (binascii.Error, ValueError):
@@ -142,7 +158,7 @@ class Document(BaseModel):
     object: Literal["document"] = "document"
     id: str
     title: str
-    source: str
+    source: str | None = Field(description="Where it came from; null when not given.")
     content_type: str
     metadata: dict[str, Any]
     size_bytes: int
@@ -189,7 +205,32 @@ class RetrieveRequest(_Strict):
         default=10,
         ge=1,
         le=1_000_000,
-        description="At most retrieval.max_top_k (1000 by default).",
+        description="At most retrieval.max_top_k (1000 by default). With "
+        '`group_by: "document"`, how many distinct documents.',
+    )
+    group_by: GroupBy = Field(
+        default="chunk",
+        description="`document`: the best `top_k` distinct documents, each with its best "
+        "passages (field collapsing); `chunk`: the best chunks, several may share a document.",
+    )
+    passages: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_PASSAGES,
+        description='With `group_by: "document"`: how many of each document\'s best chunks.',
+    )
+    neighbours: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_NEIGHBOURS,
+        description='With `group_by: "document"`: the chunks this many positions before '
+        "and after each passage, as context.",
+    )
+    rerank: bool | str | None = Field(
+        default=None,
+        description="Rerank the candidates with a rerank model: a catalog alias, true for the "
+        "knowledge base's (or the platform's) default, false for none. Default: the knowledge "
+        "base's `rerank_model`, if it has one.",
     )
     search_type: SearchMode = "hybrid"
     filter: Filter | None = None
@@ -199,6 +240,14 @@ class RetrieveRequest(_Strict):
         description="The embedding model the caller expects; refused if the knowledge base "
         "uses another.",
     )
+
+    @model_validator(mode="after")
+    def _grouping_options(self) -> RetrieveRequest:
+        if self.group_by == "chunk" and (self.passages != 1 or self.neighbours):
+            raise ValueError("'passages' and 'neighbours' need group_by 'document'")
+        if self.rerank == "":
+            raise ValueError("'rerank' names a model alias, or is true or false")
+        return self
 
 
 class MultiRetrieveRequest(RetrieveRequest):
@@ -217,7 +266,39 @@ class RetrievedChunk(BaseModel):
     metadata: dict[str, Any]
 
 
+class NeighbourChunk(BaseModel):
+    """A chunk next to a passage, for context (not itself a hit)."""
+
+    id: str
+    position: int
+    text: str
+    location: dict[str, Any]
+
+
+class RetrievedDocument(BaseModel):
+    object: Literal["document"] = "document"
+    id: str
+    knowledge_base_id: str
+    score: float = Field(description="Its best passage's score.")
+    title: str | None
+    source: str | None
+    metadata: dict[str, Any]
+    passages: list[RetrievedChunk] = Field(description="Its best chunks, best first.")
+    neighbours: list[NeighbourChunk] = Field(
+        description="Chunks around the passages (with `neighbours`), in document order."
+    )
+
+
 class RetrieveResponse(BaseModel):
     object: Literal["list"] = "list"
     search_type: SearchMode
-    data: list[RetrievedChunk]
+    data: list[RetrievedChunk] = Field(
+        description='The best chunks; with `group_by: "document"`, each document\'s best '
+        "passage, so every entry is another document."
+    )
+    documents: list[RetrievedDocument] | None = Field(
+        default=None, description='With `group_by: "document"`: the documents, best first.'
+    )
+    reranked_by: str | None = Field(
+        default=None, description="The rerank model that ordered the results, if any."
+    )

@@ -9,9 +9,7 @@ expects another model is refused.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, or_, select
@@ -19,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from agentic_platform.auth.keys import new_id
 from agentic_platform.auth.principal import Principal
-from agentic_platform.errors import ConflictError, InvalidRequestError, NotFoundError
+from agentic_platform.errors import ConflictError, NotFoundError
 from agentic_platform.retrieval.backends import KnowledgeBaseBackends
 from agentic_platform.retrieval.chunking import ChunkingSettings
 from agentic_platform.retrieval.intents import WriteIntents
@@ -28,12 +26,8 @@ from agentic_platform.retrieval.schemas import (
     BUILTIN_FIELDS,
     KnowledgeBase,
     KnowledgeBaseCreate,
-    RetrievedChunk,
-    RetrieveRequest,
 )
-from agentic_platform.search.backends.base import SearchBackend, SearchHit, SearchQuery
 from agentic_platform.search.embedding import EmbedderClients
-from agentic_platform.search.filters import check_filter
 from agentic_platform.settings import RetrievalSettings
 from agentic_platform.state import PlatformState
 
@@ -52,6 +46,7 @@ def to_knowledge_base(row: KnowledgeBaseRow) -> KnowledgeBase:
         dimensions=row.dimensions,
         backend=row.backend,
         chunking=ChunkingSettings.model_validate(row.chunking),
+        rerank_model=row.backend_options.get("rerank_model"),
         metadata_fields=sorted({*row.metadata_fields, *BUILTIN_FIELDS}),
         document_count=row.document_count,
         chunk_count=row.chunk_count,
@@ -82,6 +77,8 @@ class KnowledgeBases:
         backend = body.backend or self._backends.default_name()
         self._backends.check_available(backend)
         options: dict[str, Any] = {}
+        if body.rerank_model is not None:
+            options["rerank_model"] = body.rerank_model
         dimensions: int | None = None
         model = body.embedding_model or self._settings.default_embedding_model
         if backend == "bedrock":
@@ -169,138 +166,13 @@ class KnowledgeBases:
         await self._intents.tidy(row.id)
 
 
-class Searcher:
-    """Runs a retrieve request against one or several knowledge bases."""
-
-    def __init__(
-        self,
-        state: PlatformState,
-        settings: RetrievalSettings,
-        backends: KnowledgeBaseBackends,
-        embedders: EmbedderClients,
-    ) -> None:
-        self._sessions = state.sessions
-        self._settings = settings
-        self._backends = backends
-        self._embedders = embedders
-
-    def check(self, rows: Sequence[KnowledgeBaseRow], request: RetrieveRequest) -> None:
-        """Refuse what cannot be searched; a filter may name a field of any of the rows."""
-        if request.top_k > self._settings.max_top_k:
-            raise InvalidRequestError(
-                f"top_k may be at most {self._settings.max_top_k}.", param="top_k"
-            )
-        for row in rows:
-            expected = request.embedding_model
-            if expected is not None and expected != row.embedding_model:
-                raise InvalidRequestError(
-                    f"The knowledge base '{row.name}' is embedded with '{row.embedding_model}', "
-                    f"not '{expected}': search it with its own model.",
-                    param="embedding_model",
-                    code="embedding_model_mismatch",
-                )
-        ours = [row for row in rows if row.backend != "bedrock"]
-        if request.filter is not None and ours:
-            fields = {field for row in ours for field in row.metadata_fields}
-            check_filter(request.filter, {*fields, *BUILTIN_FIELDS})
-
-    async def search(
-        self, principal: Principal, rows: Sequence[KnowledgeBaseRow], request: RetrieveRequest
-    ) -> list[RetrievedChunk]:
-        self.check(rows, request)
-        vectors = await self._query_vectors(principal, rows, request)
-        results = await asyncio.gather(
-            *(self._search_one(row, request, vectors.get(row.embedding_model)) for row in rows)
-        )
-        merged = [chunk for chunks in results for chunk in chunks]
-        merged.sort(key=lambda chunk: chunk.score, reverse=True)
-        return merged[: request.top_k]
-
-    async def _query_vectors(
-        self, principal: Principal, rows: Sequence[KnowledgeBaseRow], request: RetrieveRequest
-    ) -> dict[str, list[float]]:
-        if request.search_type == "lexical":
-            return {}
-        models = {
-            row.embedding_model
-            for row in rows
-            if not self._backends.get(row.backend).embeds_queries
-        }
-        vectors = {}
-        for model in sorted(models):
-            embedder = self._embedders.for_principal(principal, model)
-            vectors[model] = (await embedder.embed_batch([request.query]))[0].tolist()
-        return vectors
-
-    async def _search_one(
-        self, row: KnowledgeBaseRow, request: RetrieveRequest, vector: list[float] | None
-    ) -> list[RetrievedChunk]:
-        """The best committed chunks: hits whose generation is not their document's
-        committed one (a write in flight or interrupted, leftovers) are dropped, and the
-        backend asked for more while some were."""
-        backend: SearchBackend = self._backends.get(row.backend)
-        top_k = request.top_k
-        for _ in range(MAX_SEARCH_ROUNDS):
-            query = SearchQuery(
-                text=request.query,
-                vector=vector,
-                mode=request.search_type,
-                top_k=top_k,
-                filter=request.filter,
-                min_score=request.min_score,
-            )
-            hits = await backend.search(row.collection, query)
-            if row.backend == "bedrock":  # Bedrock's own documents: no rows here
-                return [_chunk(row, hit) for hit in hits]
-            committed = await self._committed(row, hits)
-            if len(committed) == len(hits) or len(hits) < top_k:
-                break
-            top_k *= 2
-        return [_chunk(row, hit) for hit in committed[: request.top_k]]
-
-    async def _committed(self, row: KnowledgeBaseRow, hits: list[SearchHit]) -> list[SearchHit]:
-        if not hits:
-            return hits
-        documents = {str(hit.metadata.get("document_id")) for hit in hits}
-        async with self._sessions() as session:
-            found = await session.execute(
-                select(DocumentRow.id, DocumentRow.generation).where(
-                    DocumentRow.kb_id == row.id, DocumentRow.id.in_(documents)
-                )
-            )
-            generations = {document_id: generation for document_id, generation in found}
-        return [
-            hit
-            for hit in hits
-            if generations.get(str(hit.metadata.get("document_id")))
-            == hit.payload.get("generation", "")
-        ]
-
-
-def _chunk(row: KnowledgeBaseRow, hit: SearchHit) -> RetrievedChunk:
-    metadata = dict(hit.metadata)
-    document_id = metadata.pop("document_id", None)
-    payload = hit.payload
-    generation = payload.get("generation") or ""
-    return RetrievedChunk(
-        id=hit.id.removesuffix(f"#{generation}") if generation else hit.id,
-        score=hit.score,
-        text=hit.text,
-        document_id=document_id if isinstance(document_id, str) else None,
-        knowledge_base_id=row.id,
-        position=payload.get("position"),
-        location=payload.get("location") or {},
-        title=payload.get("title") or None,
-        metadata=metadata,
-    )
-
-
 class RetrievalService:
     """Everything the retrieval routes use, built once at start-up."""
 
     def __init__(self, state: PlatformState, settings: RetrievalSettings) -> None:
         from agentic_platform.retrieval.documents import Documents
         from agentic_platform.retrieval.jobs import IngestJobs
+        from agentic_platform.retrieval.search import Searcher
 
         self.settings = settings
         self.backends = KnowledgeBaseBackends(state, settings)

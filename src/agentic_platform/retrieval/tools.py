@@ -3,8 +3,9 @@
 The tool is a plain object: its OpenAI-style definition (name, description, JSON-schema
 parameters) for the model, and an async call that runs the search through a
 :class:`~agentic_platform.retrieval.client.RetrievalClient` (acting for the agent's user) and
-returns a compact JSON text the model can cite: each hit's text, document id, title, source
-location and score, best first.
+returns a compact JSON text the model can cite: by default the best distinct documents
+(each with its best passage, and the chunks around it when ``neighbours`` is set), with
+document id, title, source, location and score, best first.
 """
 
 from __future__ import annotations
@@ -15,9 +16,30 @@ from typing import Any
 import orjson
 
 from agentic_platform.retrieval.client import RetrievalClient
-from agentic_platform.retrieval.schemas import RetrievedChunk
+from agentic_platform.retrieval.schemas import RetrievedChunk, RetrievedDocument
 
 NAME = "search_knowledge_base"
+
+
+def _document(document: RetrievedDocument) -> dict[str, Any]:
+    """A document for the model: its best passages (with the chunks around them, in
+    document order, when asked for), id, title, source and score."""
+    hit: dict[str, Any] = {"document_id": document.id, "score": round(document.score, 4)}
+    if document.title:
+        hit["title"] = document.title
+    if document.source:
+        hit["source"] = document.source
+    pieces = [(p.position or 0, p.text) for p in document.passages]
+    pieces += [(n.position, n.text) for n in document.neighbours]
+    if document.neighbours:
+        pieces.sort(key=lambda piece: piece[0])
+    hit["text"] = "\n…\n".join(text for _, text in pieces) if len(pieces) > 1 else pieces[0][1]
+    location = document.passages[0].location
+    if location:
+        hit["location"] = location
+    if document.metadata:
+        hit["metadata"] = document.metadata
+    return hit
 
 
 def _hit(chunk: RetrievedChunk) -> dict[str, Any]:
@@ -47,12 +69,16 @@ class KnowledgeBaseSearchTool:
         *,
         top_k: int = 5,
         description: str | None = None,
+        group_by: str = "document",
+        neighbours: int = 0,
     ) -> None:
         if not knowledge_bases:
             raise ValueError("the tool needs at least one knowledge base")
         self._client = client
         self.knowledge_bases = list(knowledge_bases)
         self.top_k = top_k
+        self.group_by = group_by
+        self.neighbours = neighbours
         self.description = description or (
             "Search the team's documents and return the most relevant passages, with where "
             "they come from. Use it before answering questions about these documents."
@@ -66,7 +92,7 @@ class KnowledgeBaseSearchTool:
                 "type": "integer",
                 "minimum": 1,
                 "maximum": 50,
-                "description": f"How many passages to return (default {self.top_k}).",
+                "description": f"How many results to return (default {self.top_k}).",
             },
             "filter": {
                 "type": "object",
@@ -107,6 +133,15 @@ class KnowledgeBaseSearchTool:
             self.knowledge_bases[0] if len(self.knowledge_bases) == 1 else self.knowledge_bases
         )
         response = await self._client.retrieve(
-            target, query, top_k=top_k or self.top_k, filter=filter
+            target,
+            query,
+            top_k=top_k or self.top_k,
+            filter=filter,
+            group_by=self.group_by,
+            neighbours=self.neighbours or None,
         )
-        return orjson.dumps({"results": [_hit(chunk) for chunk in response.data]}).decode()
+        if response.documents is not None:
+            results = [_document(document) for document in response.documents]
+        else:
+            results = [_hit(chunk) for chunk in response.data]
+        return orjson.dumps({"results": results}).decode()

@@ -121,6 +121,15 @@ class EmbedderClients:
         flight (``embedding_concurrency``) however many jobs run, so a burst of jobs cannot
         queue more work on the embedder than it finishes within its timeout; queries have
         their own budget and never wait behind ingestion here."""
+        return GatewayEmbedder(
+            self.client_for(principal),
+            model,
+            batch_size=self._settings.embedding_batch_size,
+            slots=self._ingestion_slots if ingesting else self._query_slots,
+        )
+
+    def client_for(self, principal: Principal) -> LLMClient:
+        """The kept-open LLM gateway client acting for ``principal``."""
         client = self._clients.get(principal.id)
         if client is None:
             client = llm_client_for(self._state, principal)
@@ -132,12 +141,7 @@ class EmbedderClients:
                 closing.add_done_callback(self._closing.discard)
         else:
             self._clients.move_to_end(principal.id)
-        return GatewayEmbedder(
-            client,
-            model,
-            batch_size=self._settings.embedding_batch_size,
-            slots=self._ingestion_slots if ingesting else self._query_slots,
-        )
+        return client
 
     async def aclose(self) -> None:
         clients = list(self._clients.values())

@@ -104,6 +104,11 @@ class HybridIndex:
         """Ids of the live records whose metadata satisfies a filter's predicate."""
         return [r.id for r in self._records if r is not None and holds(r.metadata)]
 
+    def fetch(self, ids: Sequence[str]) -> list[SearchHit]:
+        """The live records with these ids, scored 0."""
+        zero = np.zeros(self.size, dtype=np.float32)
+        return [self._hit(self.rows[i], zero) for i in ids if i in self.rows]
+
     def mask_of(self, ids: Sequence[str]) -> BoolArray:
         mask = np.zeros(self.size, dtype=np.bool_)
         mask[[self.rows[i] for i in ids if i in self.rows]] = True

@@ -46,3 +46,13 @@ def scripted_models() -> list[ModelEntry]:
             deployments=[Deployment(provider="test", model="embed", options={"dimensions": 8})],
         ),
     ]
+
+
+def scripted_rerank_model(alias: str = "test-rerank") -> ModelEntry:
+    """The scripted reranker (query-word overlap) as a catalog entry of kind ``rerank``."""
+    return ModelEntry(
+        alias=alias,
+        kind="rerank",
+        capabilities={"rerank"},
+        deployments=[Deployment(provider="test", model="overlap")],
+    )

@@ -45,7 +45,9 @@ def validation_error(errors: list[Any], *, prefix: tuple[str, ...] = ()) -> Inva
     message = first.get("msg", "invalid value")
     where = f"'{param}'" if param else "the request body"
     more = f" ({len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-    return InvalidRequestError(f"Invalid value for {where}: {message}{more}.", param=param)
+    return InvalidRequestError(
+        f"Invalid value for {where}: {message}{more}.", param=param, code="invalid_value"
+    )
 
 
 def from_pydantic(exc: ValidationError) -> InvalidRequestError:
@@ -65,9 +67,12 @@ async def _request_validation(_request: Request, exc: Exception) -> Response:
     return error_response(validation_error(list(exc.errors()), prefix=where))
 
 
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 415: "unsupported_media_type"}
+
+
 async def _http_exception(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    error = PlatformError(str(exc.detail))
+    error = PlatformError(str(exc.detail), code=_HTTP_CODES.get(exc.status_code, "http_error"))
     error.status_code = exc.status_code
     error.error_type = "invalid_request_error" if exc.status_code < 500 else "server_error"
     return error_response(error)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol, runtime_checkable
 
+from agentic_platform.llm_gateway.rerank_schemas import RerankScores
 from agentic_platform.llm_gateway.schemas import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -48,6 +49,15 @@ class ChatProvider(Protocol):
 class EmbeddingProvider(Protocol):
     async def embed(self, texts: list[str]) -> EmbeddingResult:
         """One vector per text, in order."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class RerankProvider(Protocol):
+    async def rerank(self, query: str, documents: list[str]) -> RerankScores:
+        """A relevance score per document, in order (higher is more relevant)."""
         ...
 
     async def aclose(self) -> None: ...

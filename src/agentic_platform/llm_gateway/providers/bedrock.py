@@ -194,3 +194,10 @@ def chat_provider(deployment: Deployment) -> BedrockChatProvider:
 
 def embedding_provider(deployment: Deployment) -> BedrockEmbeddingProvider:
     return BedrockEmbeddingProvider(deployment)
+
+
+def rerank_provider(deployment: Deployment) -> Any:
+    """Bedrock's rerank models (see :mod:`.bedrock_rerank`)."""
+    from agentic_platform.llm_gateway.providers.bedrock_rerank import BedrockReranker
+
+    return BedrockReranker(deployment)

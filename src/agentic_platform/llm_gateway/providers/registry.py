@@ -7,7 +7,11 @@ from types import ModuleType
 
 from agentic_platform.errors import ConfigurationError
 from agentic_platform.llm_gateway.catalog import Deployment
-from agentic_platform.llm_gateway.providers.base import ChatProvider, EmbeddingProvider
+from agentic_platform.llm_gateway.providers.base import (
+    ChatProvider,
+    EmbeddingProvider,
+    RerankProvider,
+)
 
 _MODULES = {
     "openai": "agentic_platform.llm_gateway.providers.openai",
@@ -15,6 +19,7 @@ _MODULES = {
     "bedrock": "agentic_platform.llm_gateway.providers.bedrock",
     "local": "agentic_platform.llm_gateway.providers.local",
     "test": "agentic_platform.llm_gateway.providers.scripted",
+    "cohere": "agentic_platform.llm_gateway.providers.cohere",
 }
 
 # Extras whose absence shows up as an ImportError inside the adapter module.
@@ -48,4 +53,15 @@ def build_embedding_provider(deployment: Deployment) -> EmbeddingProvider:
             "does not serve embeddings"
         )
     provider: EmbeddingProvider = factory(deployment)
+    return provider
+
+
+def build_rerank_provider(deployment: Deployment) -> RerankProvider:
+    module = _adapter(deployment.provider)
+    factory = getattr(module, "rerank_provider", None)
+    if factory is None:
+        raise ConfigurationError(
+            f"deployment {deployment.name}: the '{deployment.provider}' provider does not rerank"
+        )
+    provider: RerankProvider = factory(deployment)
     return provider

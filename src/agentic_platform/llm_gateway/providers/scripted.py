@@ -30,6 +30,7 @@ from typing import Any
 
 from agentic_platform.errors import ConfigurationError
 from agentic_platform.llm_gateway.catalog import Deployment
+from agentic_platform.llm_gateway.rerank_schemas import RerankScores
 from agentic_platform.llm_gateway.schemas import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -230,3 +231,21 @@ def chat_provider(deployment: Deployment) -> ScriptedModel:
 
 def embedding_provider(deployment: Deployment) -> ScriptedModel:
     return _from_deployment(deployment)
+
+
+class ScriptedReranker:
+    """Reranks by the share of the query's words a document contains (deterministic), so
+    tests can tell a reranked order from the search's own."""
+
+    async def rerank(self, query: str, documents: list[str]) -> RerankScores:
+        words = set(query.lower().split())
+        scores = [len(words & set(text.lower().split())) / max(len(words), 1) for text in documents]
+        tokens = count_tokens(query) * len(documents) + sum(count_tokens(d) for d in documents)
+        return RerankScores(scores=scores, input_tokens=tokens)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def rerank_provider(deployment: Deployment) -> ScriptedReranker:
+    return ScriptedReranker()

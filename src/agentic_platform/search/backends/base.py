@@ -82,6 +82,11 @@ class SearchBackend(Protocol):
         """The best ``top_k`` records, best first."""
         ...
 
+    async def fetch(self, collection: str, ids: Sequence[str]) -> list[SearchHit]:
+        """The records with these ids that exist (score 0), in no particular order: how a
+        caller reads the chunks next to a hit. A backend that cannot returns none."""
+        ...
+
     async def drop(self, collection: str) -> None:
         """Remove the whole collection (no error if it does not exist)."""
         ...

@@ -139,6 +139,10 @@ class BedrockSearchBackend:
         hits = [_hit(result) for result in response.get("retrievalResults", [])]
         return hits, response.get("nextToken")
 
+    async def fetch(self, collection: str, ids: Sequence[str]) -> list[SearchHit]:
+        """Bedrock's Retrieve API reads no record by id: no neighbours from here."""
+        return []
+
     async def drop(self, collection: str) -> None:
         return None
 

@@ -72,6 +72,11 @@ class MemorySearchBackend:
                 min_score=query.min_score,
             )
 
+    async def fetch(self, collection: str, ids: Sequence[str]) -> list[SearchHit]:
+        async with self._lock(collection):
+            index = self._indexes.get(collection)
+            return [] if index is None else index.fetch(ids)
+
     async def drop(self, collection: str) -> None:
         async with self._lock(collection):
             self._indexes.pop(collection, None)

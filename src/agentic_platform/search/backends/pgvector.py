@@ -318,6 +318,13 @@ class PgVectorSearchBackend:
             if i in found
         ]
 
+    async def fetch(self, collection: str, ids: Sequence[str]) -> list[SearchHit]:
+        table = table_name(collection)
+        async with self._connection() as connection:
+            if not ids or not await self._exists(connection, table):
+                return []
+            return await self._hits(connection, table, [(record_id, 0.0) for record_id in ids])
+
     async def drop(self, collection: str) -> None:
         table = table_name(collection)
         async with self._connection() as connection:

@@ -163,6 +163,10 @@ class SqliteSearchBackend:
                 return rank()
             return await asyncio.to_thread(rank)
 
+    async def fetch(self, collection: str, ids: Sequence[str]) -> list[SearchHit]:
+        async with self._lock(collection):
+            return (await self._index(collection)).fetch(ids)
+
     async def drop(self, collection: str) -> None:
         async with self._lock(collection):
             async with self._engine.begin() as connection:
