@@ -43,9 +43,10 @@ async def _start_llm_gateway(state: PlatformState, stack: AsyncExitStack) -> Non
 
 def _llm_routers() -> list[APIRouter]:
     from agentic_platform.governance.router import router as admin_router
+    from agentic_platform.llm_gateway.responses.router import router as responses_router
     from agentic_platform.llm_gateway.router import router
 
-    return [router, admin_router]
+    return [router, responses_router, admin_router]
 
 
 async def _start_retrieval(state: PlatformState, stack: AsyncExitStack) -> None:
