@@ -92,7 +92,7 @@ async def embeddings(request: Request) -> Response:
     meter = await metering(request)
     body = await parse_body(request, EmbeddingRequest)
     entry = gateway.catalog.get(body.model, "embedding")
-    estimate = estimate_call(entry, sum(len(text) for text in body.texts), 0)
+    estimate = estimate_call(entry, body.input_chars, 0)
     call = await meter.begin(caller, "embeddings", entry, body, estimate, streamed=False)
     try:
         outcome = await cancel_on_disconnect(request.receive, gateway.embed(body))

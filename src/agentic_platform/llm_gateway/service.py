@@ -12,7 +12,11 @@ from typing import TYPE_CHECKING
 
 from agentic_platform.errors import UnsupportedFeatureError, UpstreamError, UpstreamTimeoutError
 from agentic_platform.llm_gateway.catalog import Deployment, ModelCatalog, ModelEntry
-from agentic_platform.llm_gateway.providers.base import ChatProvider, EmbeddingProvider
+from agentic_platform.llm_gateway.providers.base import (
+    ChatProvider,
+    EmbeddingProvider,
+    TokenEmbeddingProvider,
+)
 from agentic_platform.llm_gateway.providers.registry import (
     build_chat_provider,
     build_embedding_provider,
@@ -148,8 +152,15 @@ class LLMGateway:
     async def embed(self, request: EmbeddingRequest) -> EmbedOutcome:
         entry = self.catalog.get(request.model, "embedding")
 
+        tokens = request.tokens
+
         async def attempt(index: int, _deployment: Deployment) -> EmbeddingResult:
-            return await self._embedders[(entry.alias, index)].embed(request.texts)
+            provider = self._embedders[(entry.alias, index)]
+            if tokens is None:
+                return await provider.embed(request.texts)
+            if not isinstance(provider, TokenEmbeddingProvider):
+                raise tokens_not_accepted(entry.alias)
+            return await provider.embed_tokens(tokens)
 
         result, deployment = await call_with_fallback(
             entry.deployments, attempt, self._backoff, self._on_failure
@@ -172,6 +183,16 @@ class LLMGateway:
         return EmbedOutcome(
             EmbeddingResponse(data=data, model=entry.alias, usage=usage), deployment
         )
+
+
+def tokens_not_accepted(alias: str) -> UnsupportedFeatureError:
+    return UnsupportedFeatureError(
+        f"The model '{alias}' embeds text, not token ids: send input as a string or a list "
+        "of strings. LangChain's OpenAIEmbeddings sends token ids unless it is created with "
+        "check_embedding_ctx_length=False.",
+        param="input",
+        code="token_input_not_supported",
+    )
 
 
 def _encode(vector: list[float], encoding: str) -> list[float] | str:
