@@ -43,10 +43,12 @@ async def _start_llm_gateway(state: PlatformState, stack: AsyncExitStack) -> Non
 
 def _llm_routers() -> list[APIRouter]:
     from agentic_platform.governance.router import router as admin_router
+    from agentic_platform.llm_gateway.completions.router import router as completions_router
+    from agentic_platform.llm_gateway.listing.router import router as listing_router
     from agentic_platform.llm_gateway.responses.router import router as responses_router
     from agentic_platform.llm_gateway.router import router
 
-    return [router, responses_router, admin_router]
+    return [router, responses_router, completions_router, listing_router, admin_router]
 
 
 async def _start_retrieval(state: PlatformState, stack: AsyncExitStack) -> None:

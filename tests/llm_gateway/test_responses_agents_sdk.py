@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from openai import AsyncOpenAI
+
 from agents import (
     Agent,
     OpenAIResponsesModel,
@@ -14,7 +16,6 @@ from agents import (
     function_tool,
     set_tracing_disabled,
 )
-from openai import AsyncOpenAI
 
 
 @pytest.fixture(autouse=True)

@@ -43,7 +43,11 @@ async def test_instructions_and_message_items_reach_the_model(client: AsyncOpenA
         instructions="Repeat after me.",
         input=[
             {"role": "user", "content": "first"},
-            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "ok"}]},
+            {
+                "type": "message",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": "ok"}],
+            },
             {"role": "user", "content": [{"type": "input_text", "text": "last words"}]},
         ],
     )
@@ -167,12 +171,18 @@ async def test_unsupported_items_and_tools_are_named(client: AsyncOpenAI) -> Non
 async def test_bad_bodies_get_openai_errors(platform_url: str, admin_key: str) -> None:
     headers = {"Authorization": f"Bearer {admin_key}"}
     async with httpx.AsyncClient(base_url=f"{platform_url}/llm/v1", headers=headers) as http:
-        for body in ({"model": "echo"}, {"model": "echo", "input": []}, {"model": "echo", "input": 3}):
+        for body in (
+            {"model": "echo"},
+            {"model": "echo", "input": []},
+            {"model": "echo", "input": 3},
+        ):
             answer = await http.post("/responses", json=body)
             assert answer.status_code == 400, body
             assert answer.json()["error"]["type"] == "invalid_request_error"
         unknown = await http.post("/responses", json={"model": "nope", "input": "hi"})
         assert unknown.status_code == 404
         assert unknown.json()["error"]["code"] == "model_not_found"
-        anonymous = await httpx.AsyncClient().post(f"{platform_url}/llm/v1/responses", json={"model": "echo", "input": "hi"})
+        anonymous = await httpx.AsyncClient().post(
+            f"{platform_url}/llm/v1/responses", json={"model": "echo", "input": "hi"}
+        )
         assert anonymous.status_code == 401

@@ -42,9 +42,7 @@ async def platform(settings: Settings, upstream: FakeUpstream) -> AsyncIterator[
         ),
     )
     running: Served = await asyncio.to_thread(next, served)
-    yield AsyncOpenAI(
-        base_url=f"{running.url}/llm/v1", api_key=running.admin_key, max_retries=0
-    )
+    yield AsyncOpenAI(base_url=f"{running.url}/llm/v1", api_key=running.admin_key, max_retries=0)
     await asyncio.to_thread(next, served, None)
 
 
@@ -102,7 +100,11 @@ async def test_a_response_reaches_the_upstream_as_a_chat_request(
         {
             "role": "assistant",
             "tool_calls": [
-                {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "lookup", "arguments": "{}"},
+                }
             ],
         },
         {"role": "tool", "content": "nothing", "tool_call_id": "call_1"},
@@ -134,9 +136,13 @@ async def test_a_stream_broken_off_ends_with_an_error_event(
     upstream.reply_sse("/chat/completions", [upstream.sse(chunk), upstream.sse(failure)])
     stream = await platform.responses.create(model="upstream", input="hi", stream=True)
     kinds: list[str] = []
-    with pytest.raises(openai.APIError):
+
+    async def read() -> None:
         async for event in stream:
             kinds.append(event.type)
+
+    with pytest.raises(openai.APIError):
+        await read()
     assert "response.output_text.delta" in kinds
     assert "response.completed" not in kinds
     sent = upstream.last.json()

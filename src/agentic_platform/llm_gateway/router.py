@@ -17,6 +17,7 @@ from agentic_platform.dependencies import current_principal, llm_gateway, meteri
 from agentic_platform.errors import PlatformError
 from agentic_platform.governance.metering import estimate_call
 from agentic_platform.llm_gateway import examples
+from agentic_platform.llm_gateway.listing.service import visible_models
 from agentic_platform.llm_gateway.schemas import (
     ChatCompletion,
     ChatCompletionRequest,
@@ -107,12 +108,8 @@ async def embeddings(request: Request) -> Response:
     return json_response(outcome.response, headers=call.headers)
 
 
-@router.get("/models", response_model=ModelList, summary="List the models in the catalog.")
+@router.get("/models", response_model=ModelList, summary="List the models the caller may use.")
 @direct
 async def models(request: Request) -> Response:
     caller = await current_principal(request)
-    listed = (await llm_gateway(request)).models()
-    from agentic_platform.agents.as_model import agent_model_cards
-
-    listed.data.extend(await agent_model_cards(request, caller))
-    return json_response(listed)
+    return json_response(await visible_models(request, caller))

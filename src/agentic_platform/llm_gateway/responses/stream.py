@@ -104,13 +104,22 @@ class ResponseEvents:
         if opened is None or opened not in self._open:
             opened, out = self._begin(OutputMessage(id=new_id("msg")))
             self._message = opened
-            out.append(self.event("response.content_part.added", **self._where(opened),
-                                  part=OutputText(text="").model_dump(mode="json")))  # fmt: skip
+            out.append(
+                self.event(
+                    "response.content_part.added",
+                    **self._where(opened),
+                    part=OutputText(text="").model_dump(mode="json"),
+                )
+            )
         opened.parts.append(text)
-        out.append(self.event("response.output_text.delta", **self._where(opened), delta=text, logprobs=[]))  # fmt: skip
+        out.append(
+            self.event("response.output_text.delta", **self._where(opened), delta=text, logprobs=[])
+        )
         return out
 
-    def _call(self, index: int, call_id: str | None, name: str | None, arguments: str | None) -> list[bytes]:
+    def _call(
+        self, index: int, call_id: str | None, name: str | None, arguments: str | None
+    ) -> list[bytes]:
         out: list[bytes] = []
         opened = self._calls.get(index)
         if opened is None:
@@ -122,9 +131,14 @@ class ResponseEvents:
         if arguments:
             opened.parts.append(arguments)
             if opened in self._open:
-                out.append(self.event("response.function_call_arguments.delta",
-                                      item_id=opened.item.id, output_index=opened.index,
-                                      delta=arguments))  # fmt: skip
+                out.append(
+                    self.event(
+                        "response.function_call_arguments.delta",
+                        item_id=opened.item.id,
+                        output_index=opened.index,
+                        delta=arguments,
+                    )
+                )
         return out
 
     @staticmethod
@@ -148,14 +162,37 @@ class ResponseEvents:
         if isinstance(item, OutputMessage):
             part = OutputText(text=text)
             item.content = [part]
-            out.append(self.event("response.output_text.done", **self._where(opened), text=text, logprobs=[]))  # fmt: skip
-            out.append(self.event("response.content_part.done", **self._where(opened), part=part.model_dump(mode="json")))  # fmt: skip
+            out.append(
+                self.event(
+                    "response.output_text.done", **self._where(opened), text=text, logprobs=[]
+                )
+            )
+            out.append(
+                self.event(
+                    "response.content_part.done",
+                    **self._where(opened),
+                    part=part.model_dump(mode="json"),
+                )
+            )
         else:
             item.arguments = text
-            out.append(self.event("response.function_call_arguments.done", item_id=item.id,
-                                  output_index=opened.index, name=item.name, arguments=text))  # fmt: skip
+            out.append(
+                self.event(
+                    "response.function_call_arguments.done",
+                    item_id=item.id,
+                    output_index=opened.index,
+                    name=item.name,
+                    arguments=text,
+                )
+            )
         item.status = status
-        out.append(self.event("response.output_item.done", output_index=opened.index, item=item.model_dump(mode="json")))  # fmt: skip
+        out.append(
+            self.event(
+                "response.output_item.done",
+                output_index=opened.index,
+                item=item.model_dump(mode="json"),
+            )
+        )
         return out
 
     def finish_events(self) -> list[bytes]:

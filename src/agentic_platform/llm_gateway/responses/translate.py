@@ -13,9 +13,9 @@ from agentic_platform.llm_gateway.responses.schemas import (
     FunctionCallItem,
     FunctionCallOutputItem,
     IncompleteDetails,
-    InputTokensDetails,
     InputImage,
     InputText,
+    InputTokensDetails,
     MessageItem,
     NamedFunctionChoice,
     OtherTool,
@@ -39,11 +39,11 @@ from agentic_platform.llm_gateway.schemas import (
     FunctionDefinition,
     ImagePart,
     ImageURL,
+    JsonSchemaFormat,
     Message,
     NamedFunction,
     NamedToolChoice,
     ResponseFormat,
-    JsonSchemaFormat,
     StreamOptions,
     SystemMessage,
     TextPart,
@@ -112,7 +112,9 @@ def _add_item(messages: list[Message], item: Any, index: int) -> None:
     if isinstance(item, MessageItem):
         messages.append(_message(item, index))
     elif isinstance(item, FunctionCallItem):
-        call = ToolCall(id=item.call_id, function=FunctionCall(name=item.name, arguments=item.arguments))
+        call = ToolCall(
+            id=item.call_id, function=FunctionCall(name=item.name, arguments=item.arguments)
+        )
         last = messages[-1] if messages else None
         if isinstance(last, AssistantMessage):
             last.tool_calls = [*(last.tool_calls or []), call]
@@ -149,7 +151,11 @@ def _message(item: MessageItem, index: int) -> Message:
                     "URL); file_id is not supported.",
                     param=f"input[{index}].content",
                 )
-            parts.append(ImagePart(type="image_url", image_url=ImageURL(url=part.image_url, detail=part.detail)))
+            parts.append(
+                ImagePart(
+                    type="image_url", image_url=ImageURL(url=part.image_url, detail=part.detail)
+                )
+            )
     return UserMessage(role="user", content=parts)
 
 
@@ -157,7 +163,11 @@ def _text(content: str | list[Any]) -> str:
     if isinstance(content, str):
         return content
     return "".join(
-        part.text if isinstance(part, InputText) else part.refusal if isinstance(part, Refusal) else ""
+        part.text
+        if isinstance(part, InputText)
+        else part.refusal
+        if isinstance(part, Refusal)
+        else ""
         for part in content
     )
 
@@ -235,7 +245,9 @@ def response_shell(request: ResponseRequest, model: str) -> ResponseObject:
         model=model,
         instructions=request.instructions,
         parallel_tool_calls=request.parallel_tool_calls is not False,
-        tool_choice=request.tool_choice.model_dump() if isinstance(request.tool_choice, NamedFunctionChoice) else request.tool_choice or "auto",
+        tool_choice=request.tool_choice.model_dump()
+        if isinstance(request.tool_choice, NamedFunctionChoice)
+        else request.tool_choice or "auto",
         tools=[tool.model_dump(exclude_none=True) for tool in request.tools or []],
         temperature=request.temperature,
         top_p=request.top_p,
