@@ -21,7 +21,7 @@ router = APIRouter(prefix="/llm/v1", tags=["llm"])
 
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
-EXAMPLE = {"model": "local", "prompt": "The capital of France is", "max_tokens": 16}
+EXAMPLE = {"model": "smollm2-135m", "prompt": "The capital of France is", "max_tokens": 16}
 
 
 @router.post(

@@ -19,7 +19,6 @@ router = APIRouter(prefix="/llm/v1", tags=["llm"])
 @router.get(
     "/models/{model:path}",
     response_model=ModelCard,
-    responses={404: {"description": "No such model, or the caller may not use it."}},
     summary="Retrieve a model the caller may use.",
 )
 async def retrieve_model(request: Request, model: str) -> Response:

@@ -21,7 +21,7 @@ router = APIRouter(prefix="/llm/v1", tags=["llm"])
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 EXAMPLE = {
-    "model": "local",
+    "model": "smollm2-135m",
     "instructions": "Answer in one sentence.",
     "input": "What is the capital of France?",
     "max_output_tokens": 64,
