@@ -120,7 +120,7 @@ def loadgen(
 ) -> dict[str, Any]:
     """Run ``bench.gateway.loadgen`` in its own process and return its JSON summary."""
     argv = [sys.executable, "-m", "bench.gateway.loadgen", mode]
-    argv += ["--port", str(target.server.port), "--path", target.chat_path, "--body", CHAT_BODY]
+    argv += ["--port", str(target.server.port), "--path", target.chat_path, "--body", target.body]
     argv += ["--duration", str(seconds), "--warmup", str(warmup)]
     for name, value in target.headers.items():
         argv += ["--header", f"{name}: {value}"]

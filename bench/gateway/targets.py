@@ -30,6 +30,11 @@ CHAT_BODY = (
     '{"role":"user","content":"Say hello to the benchmark."}],"max_tokens":16,"temperature":0}'
 )
 STREAM_BODY = CHAT_BODY[:-1] + ',"stream":true}'
+RESPONSES_BODY = (
+    '{"model":"bench","instructions":"You are terse.",'
+    '"input":"Say hello to the benchmark.","max_output_tokens":16,"temperature":0}'
+)
+"""The same request as :data:`CHAT_BODY`, in the Responses API's shape."""
 
 
 @dataclass
@@ -41,6 +46,8 @@ class Target:
     chat_path: str
     headers: dict[str, str] = field(default_factory=dict)
     note: str = ""
+    body: str = CHAT_BODY
+    """What the open-loop latency generator sends (``loadgen``)."""
 
     @property
     def url(self) -> str:

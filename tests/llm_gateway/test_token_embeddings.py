@@ -25,9 +25,7 @@ async def test_token_ids_to_a_text_embedder_say_what_to_set(
     assert "check_embedding_ctx_length=False" in caught.value.message
 
 
-async def test_wrong_input_shapes_get_one_plain_message(
-    platform_url: str, admin_key: str
-) -> None:
+async def test_wrong_input_shapes_get_one_plain_message(platform_url: str, admin_key: str) -> None:
     headers = {"Authorization": f"Bearer {admin_key}"}
     async with httpx.AsyncClient(base_url=f"{platform_url}/llm/v1", headers=headers) as http:
         for wrong in ([], [1, "a"], [[]], [[1, -2]], 7, [True], [{"x": 1}], [""]):
