@@ -15,12 +15,12 @@ from agentic_platform.llm_gateway.completions.schemas import (
     CompletionRequest,
     new_completion_id,
 )
+from agentic_platform.llm_gateway.metered import total_usage
 from agentic_platform.llm_gateway.schemas import (
     ChatCompletion,
     ChatCompletionChunk,
     ChatCompletionRequest,
     StreamOptions,
-    Usage,
     UserMessage,
 )
 from agentic_platform.web.sse import DONE, event
@@ -43,12 +43,6 @@ def to_chat(request: CompletionRequest, prompt: str) -> ChatCompletionRequest:
         stream=request.stream,
         stream_options=StreamOptions(include_usage=True) if request.stream else None,
     )
-
-
-def total_usage(completions: list[ChatCompletion]) -> Usage:
-    prompt = sum(completion.usage.prompt_tokens for completion in completions)
-    output = sum(completion.usage.completion_tokens for completion in completions)
-    return Usage.of(prompt, output)
 
 
 def from_chat(model: str, completions: list[ChatCompletion]) -> Completion:

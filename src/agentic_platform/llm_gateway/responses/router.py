@@ -3,22 +3,21 @@ through the same gateway, metering and disconnect handling as ``/chat/completion
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from starlette.responses import Response, StreamingResponse
+from collections.abc import AsyncIterator
 
-from agentic_platform.dependencies import current_principal, llm_gateway, metering
-from agentic_platform.errors import PlatformError, UnsupportedFeatureError
-from agentic_platform.governance.metering import estimate_call
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from agentic_platform.llm_gateway.metered import metered_chat, refuse_agents
 from agentic_platform.llm_gateway.responses import translate
 from agentic_platform.llm_gateway.responses.schemas import ResponseObject, ResponseRequest
 from agentic_platform.llm_gateway.responses.stream import response_events
-from agentic_platform.web.bodies import body_schema, json_response, parse_body
-from agentic_platform.web.disconnect import ClientDisconnected, cancel_on_disconnect
+from agentic_platform.llm_gateway.schemas import ChatCompletion, ChatCompletionChunk
+from agentic_platform.web.bodies import body_schema, parse_body
 from agentic_platform.web.middleware import direct
 
 router = APIRouter(prefix="/llm/v1", tags=["llm"])
-
-_SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 EXAMPLE = {
     "model": "smollm2-135m",
@@ -36,37 +35,14 @@ EXAMPLE = {
 )
 @direct
 async def create_response(request: Request) -> Response:
-    caller = await current_principal(request)
-    gateway = await llm_gateway(request)
-    meter = await metering(request)
     body = await parse_body(request, ResponseRequest)
-    if body.model.startswith("agent:"):
-        raise UnsupportedFeatureError(
-            "Agents are served as models on /llm/v1/chat/completions, not on /responses.",
-            param="model",
-        )
+    refuse_agents(body.model, "/responses")
     chat = translate.to_chat(body)
-    entry = gateway.chat_entry(chat)
-    output = chat.output_limit or meter.default_output_reservation
-    estimate = estimate_call(entry, len(await request.body()), output)
-    call = await meter.begin(caller, "responses", entry, chat, estimate, streamed=chat.stream)
-    try:
-        if chat.stream:
-            chunks, deployment = await cancel_on_disconnect(request.receive, gateway.stream(chat))
-            shell = translate.response_shell(body, entry.alias)
-            return StreamingResponse(
-                response_events(shell, call.watch(chunks, deployment)),
-                media_type="text/event-stream",
-                headers={**_SSE_HEADERS, **call.headers},
-            )
-        outcome = await cancel_on_disconnect(request.receive, gateway.complete(chat))
-    except ClientDisconnected:
-        await call.abandon(499, "client_disconnected")
-        return Response(status_code=499)
-    except PlatformError as error:
-        await call.failed(error)
-        raise
-    if call.span is not None:
-        call.span.completion(outcome.completion)
-    await call.succeed(outcome.completion.usage, outcome.deployment)
-    return json_response(translate.from_chat(body, outcome.completion), headers=call.headers)
+
+    def events(alias: str, chunks: AsyncIterator[ChatCompletionChunk]) -> AsyncIterator[bytes]:
+        return response_events(translate.response_shell(body, alias), chunks)
+
+    def answer(_alias: str, completions: list[ChatCompletion]) -> BaseModel:
+        return translate.from_chat(body, completions[0])
+
+    return await metered_chat(request, "responses", [chat], events, answer)
