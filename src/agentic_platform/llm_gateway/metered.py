@@ -12,7 +12,8 @@ from fastapi import Request
 from pydantic import BaseModel
 from starlette.responses import Response, StreamingResponse
 
-from agentic_platform.dependencies import current_principal, llm_gateway, metering
+from agentic_platform.auth.principal import Principal
+from agentic_platform.dependencies import llm_gateway, metering
 from agentic_platform.errors import PlatformError, UnsupportedFeatureError
 from agentic_platform.governance.metering import estimate_call
 from agentic_platform.llm_gateway.schemas import (
@@ -59,14 +60,15 @@ async def _complete_all(
 
 async def metered_chat(
     request: Request,
+    caller: Principal,
     endpoint: str,
     chats: list[ChatCompletionRequest],
     events: Events,
     answer: Answer,
 ) -> Response:
     """Run ``chats`` (one, or several answered concurrently; a stream is always one) as one
-    metered call recorded under ``endpoint``."""
-    caller = await current_principal(request)
+    metered call recorded under ``endpoint``. The route authenticates ``caller`` before it
+    reads the body: an anonymous caller gets a 401 whatever it sent."""
     gateway = await llm_gateway(request)
     meter = await metering(request)
     first = chats[0]

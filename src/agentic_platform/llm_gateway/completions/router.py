@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from agentic_platform.dependencies import current_principal
 from agentic_platform.llm_gateway.completions import translate
 from agentic_platform.llm_gateway.completions.schemas import Completion, CompletionRequest
 from agentic_platform.llm_gateway.metered import metered_chat, refuse_agents
@@ -28,6 +29,7 @@ EXAMPLE = {"model": "smollm2-135m", "prompt": "The capital of France is", "max_t
 )
 @direct
 async def completions(request: Request) -> Response:
+    caller = await current_principal(request)
     body = await parse_body(request, CompletionRequest)
     refuse_agents(body.model, "/completions")
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -36,4 +38,4 @@ async def completions(request: Request) -> Response:
         return translate.completion_events(alias, chunks, include_usage=include_usage)
 
     chats = [translate.to_chat(body, prompt) for prompt in body.prompts]
-    return await metered_chat(request, "completions", chats, events, translate.from_chat)
+    return await metered_chat(request, caller, "completions", chats, events, translate.from_chat)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from agentic_platform.dependencies import current_principal
 from agentic_platform.llm_gateway.metered import metered_chat, refuse_agents
 from agentic_platform.llm_gateway.responses import translate
 from agentic_platform.llm_gateway.responses.schemas import ResponseObject, ResponseRequest
@@ -35,6 +36,7 @@ EXAMPLE = {
 )
 @direct
 async def create_response(request: Request) -> Response:
+    caller = await current_principal(request)
     body = await parse_body(request, ResponseRequest)
     refuse_agents(body.model, "/responses")
     chat = translate.to_chat(body)
@@ -45,4 +47,4 @@ async def create_response(request: Request) -> Response:
     def answer(_alias: str, completions: list[ChatCompletion]) -> BaseModel:
         return translate.from_chat(body, completions[0])
 
-    return await metered_chat(request, "responses", [chat], events, answer)
+    return await metered_chat(request, caller, "responses", [chat], events, answer)
