@@ -36,6 +36,12 @@ MESSAGES_BODY = (
 )
 """The same request in the Anthropic Messages API's shape (``bench.gateway.messages_api``)."""
 
+RESPONSES_BODY = (
+    '{"model":"bench","instructions":"You are terse.",'
+    '"input":"Say hello to the benchmark.","max_output_tokens":16,"temperature":0}'
+)
+"""The same request as :data:`CHAT_BODY`, in the Responses API's shape."""
+
 
 @dataclass
 class Target:
@@ -47,6 +53,7 @@ class Target:
     headers: dict[str, str] = field(default_factory=dict)
     note: str = ""
     body: str = CHAT_BODY
+    """What the open-loop latency generator sends (``loadgen``)."""
 
     @property
     def url(self) -> str:

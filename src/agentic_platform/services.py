@@ -44,11 +44,22 @@ async def _start_llm_gateway(state: PlatformState, stack: AsyncExitStack) -> Non
 
 def _llm_routers() -> list[APIRouter]:
     from agentic_platform.governance.router import router as admin_router
+    from agentic_platform.llm_gateway.completions.router import router as completions_router
+    from agentic_platform.llm_gateway.listing.router import router as listing_router
     from agentic_platform.llm_gateway.messages.router import router as messages_router
     from agentic_platform.llm_gateway.rerank_router import router as rerank_router
+    from agentic_platform.llm_gateway.responses.router import router as responses_router
     from agentic_platform.llm_gateway.router import router
 
-    return [router, messages_router, rerank_router, admin_router]
+    return [
+        router,
+        messages_router,
+        rerank_router,
+        responses_router,
+        completions_router,
+        listing_router,
+        admin_router,
+    ]
 
 
 async def _start_retrieval(state: PlatformState, stack: AsyncExitStack) -> None:

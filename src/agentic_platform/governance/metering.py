@@ -72,6 +72,9 @@ def prompt_estimate(request: ChatCompletionRequest | EmbeddingRequest) -> int:
     tool definitions and output schema, plus :data:`TOKENS_PER_MESSAGE` a message and
     :data:`TOKENS_PER_IMAGE` a picture. Only called for a call that did not report usage."""
     if isinstance(request, EmbeddingRequest):
+        tokens = request.tokens
+        if tokens is not None:
+            return sum(len(item) for item in tokens)
         return sum(counted_tokens(len(text)) for text in request.texts)
     chars = images = 0
     for message in request.messages:

@@ -17,6 +17,7 @@ from agentic_platform.dependencies import current_principal, llm_gateway, meteri
 from agentic_platform.errors import PlatformError
 from agentic_platform.governance.metering import estimate_call
 from agentic_platform.llm_gateway import examples
+from agentic_platform.llm_gateway.listing.service import visible_models
 from agentic_platform.llm_gateway.schemas import (
     ChatCompletion,
     ChatCompletionRequest,
@@ -93,7 +94,7 @@ async def embeddings(request: Request) -> Response:
     meter = await metering(request)
     body = await parse_body(request, EmbeddingRequest)
     entry = gateway.catalog.get(body.model, "embedding")
-    estimate = estimate_call(entry, sum(len(text) for text in body.texts), 0)
+    estimate = estimate_call(entry, body.input_chars, 0)
     call = await meter.begin(caller, "embeddings", entry, body, estimate, streamed=False)
     try:
         outcome = await cancel_on_disconnect(request.receive, gateway.embed(body))
@@ -108,12 +109,8 @@ async def embeddings(request: Request) -> Response:
     return json_response(outcome.response, headers=call.answered_headers(cost))
 
 
-@router.get("/models", response_model=ModelList, summary="List the models in the catalog.")
+@router.get("/models", response_model=ModelList, summary="List the models the caller may use.")
 @direct
 async def models(request: Request) -> Response:
     caller = await current_principal(request)
-    listed = (await llm_gateway(request)).models()
-    from agentic_platform.agents.as_model import agent_model_cards
-
-    listed.data.extend(await agent_model_cards(request, caller))
-    return json_response(listed)
+    return json_response(await visible_models(request, caller))

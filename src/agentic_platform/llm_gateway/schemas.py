@@ -11,7 +11,7 @@ import time
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # --- messages --------------------------------------------------------------------------
 
@@ -309,29 +309,81 @@ class ChatCompletionChunk(BaseModel):
 # --- embeddings ------------------------------------------------------------------------
 
 
+TokenIds = list[int]
+EmbeddingInput = str | list[str] | TokenIds | list[TokenIds]
+MAX_EMBEDDING_INPUTS = 2048
+_INPUT_SHAPES = (
+    "input must be a string, a list of strings, a list of token ids (integers), or a list "
+    "of such lists"
+)
+
+
+def _embedding_input(value: Any) -> EmbeddingInput:
+    """Check the four shapes of ``input`` by hand: a union of them would answer a wrong one
+    with an error per member, which says nothing a caller can act on."""
+    if isinstance(value, str):
+        if not value:
+            raise ValueError("input must not be an empty string")
+        return value
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"{_INPUT_SHAPES}, with at least one element")
+    if len(value) > MAX_EMBEDDING_INPUTS:
+        raise ValueError(f"input may hold at most {MAX_EMBEDDING_INPUTS} strings or token lists")
+    if all(isinstance(item, str) for item in value):
+        if not all(value):
+            raise ValueError("input must not contain empty strings")
+        return list(value)
+    if all(_is_token(item) for item in value):
+        return list(value)
+    if all(isinstance(item, list) and item and all(map(_is_token, item)) for item in value):
+        return [list(item) for item in value]
+    raise ValueError(f"{_INPUT_SHAPES} (token lists must be non-empty, ids from 0 to 2^31)")
+
+
+def _is_token(value: Any) -> bool:
+    return type(value) is int and 0 <= value < 2**31
+
+
 class EmbeddingRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     model: str = Field(min_length=1)
-    input: str | list[str] = Field(description="A string or a list of strings to embed.")
+    input: EmbeddingInput = Field(
+        description="A string, a list of strings, or token ids: a list of integers or a list "
+        "of such lists (where the model's provider accepts token ids)."
+    )
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(default=None, ge=1, le=65_536)
     user: str | None = None
 
-    @model_validator(mode="after")
-    def _non_empty(self) -> EmbeddingRequest:
-        texts = self.texts
-        if not texts:
-            raise ValueError("input must hold at least one string")
-        if any(not text for text in texts):
-            raise ValueError("input must not contain empty strings")
-        if len(texts) > 2048:
-            raise ValueError("input may hold at most 2048 strings")
-        return self
+    @field_validator("input", mode="plain", json_schema_input_type=EmbeddingInput)
+    @classmethod
+    def _input_shape(cls, value: Any) -> EmbeddingInput:
+        return _embedding_input(value)
 
     @property
     def texts(self) -> list[str]:
-        return [self.input] if isinstance(self.input, str) else list(self.input)
+        """The strings to embed; empty when the input is token ids (see :attr:`tokens`)."""
+        if isinstance(self.input, str):
+            return [self.input]
+        return [item for item in self.input if isinstance(item, str)]
+
+    @property
+    def tokens(self) -> list[TokenIds] | None:
+        """The input as token id lists, or None when it is text."""
+        if isinstance(self.input, str) or isinstance(self.input[0], str):
+            return None
+        if isinstance(self.input[0], int):
+            return [[token for token in self.input if isinstance(token, int)]]
+        return [item for item in self.input if isinstance(item, list)]
+
+    @property
+    def input_chars(self) -> int:
+        """The input's size in characters; token ids count as three each (a token's worth)."""
+        tokens = self.tokens
+        if tokens is not None:
+            return 3 * sum(len(item) for item in tokens)
+        return sum(len(text) for text in self.texts)
 
 
 class EmbeddingResult(BaseModel):

@@ -18,7 +18,11 @@ from agentic_platform.errors import UnsupportedFeatureError, UpstreamError, Upst
 from agentic_platform.llm_gateway.balancing import Balancer
 from agentic_platform.llm_gateway.breaker import Breakers, CooldownSettings, Key
 from agentic_platform.llm_gateway.catalog import Deployment, ModelCatalog, ModelEntry
-from agentic_platform.llm_gateway.providers.base import ChatProvider, EmbeddingProvider
+from agentic_platform.llm_gateway.providers.base import (
+    ChatProvider,
+    EmbeddingProvider,
+    TokenEmbeddingProvider,
+)
 from agentic_platform.llm_gateway.providers.registry import (
     build_chat_provider,
     build_embedding_provider,
@@ -228,8 +232,15 @@ class LLMGateway:
     async def embed(self, request: EmbeddingRequest) -> EmbedOutcome:
         entry = self.catalog.get(request.model, "embedding")
 
+        tokens = request.tokens
+
         async def run(index: int) -> EmbeddingResult:
-            return await self._embedders[(entry.alias, index)].embed(request.texts)
+            provider = self._embedders[(entry.alias, index)]
+            if tokens is None:
+                return await provider.embed(request.texts)
+            if not isinstance(provider, TokenEmbeddingProvider):
+                raise tokens_not_accepted(entry.alias)
+            return await provider.embed_tokens(tokens)
 
         result, _key, deployment = await self._routed(entry, run)
         if request.dimensions is not None and result.vectors:
@@ -250,6 +261,16 @@ class LLMGateway:
         return EmbedOutcome(
             EmbeddingResponse(data=data, model=entry.alias, usage=usage), deployment
         )
+
+
+def tokens_not_accepted(alias: str) -> UnsupportedFeatureError:
+    return UnsupportedFeatureError(
+        f"The model '{alias}' embeds text, not token ids: send input as a string or a list "
+        "of strings. LangChain's OpenAIEmbeddings sends token ids unless it is created with "
+        "check_embedding_ctx_length=False.",
+        param="input",
+        code="token_input_not_supported",
+    )
 
 
 def _encode(vector: list[float], encoding: str) -> list[float] | str:

@@ -61,3 +61,14 @@ class RerankProvider(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class TokenEmbeddingProvider(EmbeddingProvider, Protocol):
+    """An embedding provider that also takes token ids (an OpenAI-compatible upstream, whose
+    API accepts them). Only the client's tokenizer knows what the ids mean, so a provider
+    that tokenizes itself (the local embedder) does not offer this."""
+
+    async def embed_tokens(self, tokens: list[list[int]]) -> EmbeddingResult:
+        """One vector per token list, in order."""
+        ...

@@ -102,6 +102,13 @@ class OpenAIProvider:
 
     async def embed(self, texts: list[str]) -> EmbeddingResult:
         """One float vector per text, in input order whatever order the upstream used."""
+        return await self._embed(texts)
+
+    async def embed_tokens(self, tokens: list[list[int]]) -> EmbeddingResult:
+        """One float vector per token list: the OpenAI API takes token ids as input too."""
+        return await self._embed(tokens)
+
+    async def _embed(self, texts: list[str] | list[list[int]]) -> EmbeddingResult:
         body: dict[str, Any] = {"model": self._model, "input": texts, "encoding_format": "float"}
         if self._dimensions is not None:
             body["dimensions"] = self._dimensions
