@@ -167,14 +167,18 @@ def test_the_main_bodies_have_examples_that_fit_their_schemas() -> None:
     checked = set()
     for path, method, operation in _operations(document):
         for media in _media_types(operation):
-            if "example" not in media or "schema" not in media:
+            shown = [e["value"] for e in media.get("examples", {}).values() if "value" in e]
+            if "example" in media:
+                shown.append(media["example"])
+            if not shown or "schema" not in media:
                 continue
             schema = media["schema"]
             if "$ref" in schema:
                 schema = {"$ref": DOCUMENT + schema["$ref"]}
             validator = Draft202012Validator(schema, registry=registry)
-            errors = [error.message for error in validator.iter_errors(media["example"])]
-            assert errors == [], (method, path)
+            for value in shown:
+                errors = [error.message for error in validator.iter_errors(value)]
+                assert errors == [], (method, path)
             checked.add(f"{method.upper()} {path}")
     assert {
         "POST /llm/v1/chat/completions",
@@ -182,6 +186,15 @@ def test_the_main_bodies_have_examples_that_fit_their_schemas() -> None:
         "POST /memory/v1/memories/search",
         "POST /retrieval/v1/knowledge-bases/{kb}/retrieve",
         "POST /retrieval/v1/knowledge-bases/{kb}/documents",
+        "POST /agents/v1/{name}/invoke",
+        "POST /agents/v1/{name}/stream",
+        "POST /admin/v1/keys",
+        "PATCH /admin/v1/keys/{key_id}",
+        "POST /admin/v1/principals",
+        "PATCH /admin/v1/principals/{principal_id}",
+        "POST /admin/v1/teams",
+        "POST /admin/v1/plans",
+        "PATCH /admin/v1/plans/{plan_id}",
     } <= checked
 
 

@@ -28,6 +28,11 @@ router = APIRouter(prefix="/agents/v1", tags=["agents"])
 
 MAX_OFFSET = 1_000_000_000
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+INVOKE_EXAMPLE = {
+    "message": "How many days of paid leave do I get?",
+    "knowledge_base": "handbook",
+    "metadata": {"channel": "web"},
+}
 
 
 async def agent_service(request: Request) -> AgentService:
@@ -49,7 +54,7 @@ async def list_agents(_caller: Caller, agents: Agents) -> Response:
 @router.post(
     "/{name}/invoke",
     response_model=RunResult,
-    openapi_extra=body_schema(InvokeRequest),
+    openapi_extra=body_schema(InvokeRequest, INVOKE_EXAMPLE),
     summary="Run an agent and answer its final message, tool calls, steps, usage and cost.",
 )
 async def invoke(name: str, request: Request, caller: Caller, agents: Agents) -> Response:
@@ -66,7 +71,7 @@ async def invoke(name: str, request: Request, caller: Caller, agents: Agents) ->
 @router.post(
     "/{name}/stream",
     openapi_extra={
-        **body_schema(InvokeRequest),
+        **body_schema(InvokeRequest, INVOKE_EXAMPLE),
         "responses": {
             "200": {
                 "description": "Server-sent events: " + ", ".join(EVENT_TYPES) + ".",

@@ -13,7 +13,7 @@ from agentic_platform.auth.models import PrincipalRow, TeamRow
 from agentic_platform.auth.principal import Principal
 from agentic_platform.dependencies import ACT_AS_HEADER, current_principal, platform
 from agentic_platform.errors import PermissionDeniedError
-from agentic_platform.governance import schemas
+from agentic_platform.governance import examples, schemas
 from agentic_platform.governance.models import PlanRow
 from agentic_platform.governance.plans import plan_from_row
 from agentic_platform.governance.service import AdminDirectory
@@ -63,7 +63,7 @@ Reports = Annotated[UsageReports, Depends(reports)]
 
 @router.post("/keys", status_code=201, response_model=schemas.KeyCreated)
 async def create_key(
-    spec: schemas.KeyCreate, caller: Caller, admin: Directory
+    spec: Annotated[schemas.KeyCreate, examples.KEY], caller: Caller, admin: Directory
 ) -> schemas.KeyCreated:
     """Create an API key. The secret is in this response only; store it now."""
     return await admin.create_key(caller, spec)
@@ -87,7 +87,10 @@ async def get_key(key_id: str, caller: Caller, admin: Directory) -> schemas.KeyO
 
 @router.patch("/keys/{key_id}", response_model=schemas.KeyOut)
 async def update_key(
-    key_id: str, change: schemas.KeyUpdate, caller: Caller, admin: Directory
+    key_id: str,
+    change: Annotated[schemas.KeyUpdate, examples.KEY_UPDATE],
+    caller: Caller,
+    admin: Directory,
 ) -> schemas.KeyOut:
     return await admin.update_key(caller, key_id, change)
 
@@ -125,7 +128,7 @@ async def me(request: Request, caller: Viewer, admin: Directory) -> schemas.Me:
 
 @router.post("/principals", status_code=201, response_model=schemas.PrincipalOut)
 async def create_principal(
-    spec: schemas.PrincipalCreate, caller: Caller, admin: Directory
+    spec: Annotated[schemas.PrincipalCreate, examples.PRINCIPAL], caller: Caller, admin: Directory
 ) -> schemas.PrincipalOut:
     row = await admin.create(caller, PrincipalRow, spec.model_dump())
     return schemas.PrincipalOut.model_validate(row)
@@ -145,7 +148,10 @@ async def get_principal(
 
 @router.patch("/principals/{principal_id}", response_model=schemas.PrincipalOut)
 async def update_principal(
-    principal_id: str, change: schemas.PrincipalUpdate, caller: Caller, admin: Directory
+    principal_id: str,
+    change: Annotated[schemas.PrincipalUpdate, examples.PRINCIPAL_UPDATE],
+    caller: Caller,
+    admin: Directory,
 ) -> schemas.PrincipalOut:
     row = await admin.update(
         caller, PrincipalRow, principal_id, change.model_dump(exclude_unset=True)
@@ -155,7 +161,7 @@ async def update_principal(
 
 @router.post("/teams", status_code=201, response_model=schemas.TeamOut)
 async def create_team(
-    spec: schemas.TeamCreate, caller: Caller, admin: Directory
+    spec: Annotated[schemas.TeamCreate, examples.TEAM], caller: Caller, admin: Directory
 ) -> schemas.TeamOut:
     return schemas.TeamOut.model_validate(await admin.create(caller, TeamRow, spec.model_dump()))
 
@@ -172,7 +178,10 @@ async def get_team(team_id: str, caller: Caller, admin: Directory) -> schemas.Te
 
 @router.patch("/teams/{team_id}", response_model=schemas.TeamOut)
 async def update_team(
-    team_id: str, change: schemas.TeamUpdate, caller: Caller, admin: Directory
+    team_id: str,
+    change: Annotated[schemas.TeamUpdate, examples.TEAM_UPDATE],
+    caller: Caller,
+    admin: Directory,
 ) -> schemas.TeamOut:
     row = await admin.update(caller, TeamRow, team_id, change.model_dump(exclude_unset=True))
     return schemas.TeamOut.model_validate(row)
@@ -198,7 +207,7 @@ def _plan_out(_plan_id: str, row: PlanRow) -> schemas.PlanOut:
 
 @router.post("/plans", status_code=201, response_model=schemas.PlanOut)
 async def create_plan(
-    spec: schemas.PlanCreate, caller: Caller, admin: Directory
+    spec: Annotated[schemas.PlanCreate, examples.PLAN], caller: Caller, admin: Directory
 ) -> schemas.PlanOut:
     row = await admin.create(caller, PlanRow, _plan_fields(spec, creating=True))
     return _plan_out(row.id, row)
@@ -216,7 +225,10 @@ async def get_plan(plan_id: str, caller: Caller, admin: Directory) -> schemas.Pl
 
 @router.patch("/plans/{plan_id}", response_model=schemas.PlanOut)
 async def update_plan(
-    plan_id: str, change: schemas.PlanUpdate, caller: Caller, admin: Directory
+    plan_id: str,
+    change: Annotated[schemas.PlanUpdate, examples.PLAN_UPDATE],
+    caller: Caller,
+    admin: Directory,
 ) -> schemas.PlanOut:
     row = await admin.update(caller, PlanRow, plan_id, _plan_fields(change, creating=False))
     return _plan_out(plan_id, row)
