@@ -111,7 +111,7 @@ async function modelTurn(model, text, answer, state) {
   state.history.push({ role: "assistant", content: answer.body.textContent });
   const took = `${(performance.now() - started).toFixed(0)} ms`;
   answer.node.append(h("div", { class: "meta", text: usage
-    ? `${usage.prompt_tokens} in + ${usage.completion_tokens} out tokens · ${took} · cost on the Usage page`
+    ? `${usage.prompt_tokens} in + ${usage.completion_tokens} out tokens · ${usd(usage.cost ?? 0)} · ${took}`
     : took }));
 }
 
