@@ -40,7 +40,7 @@ from schemathesis.specs.openapi.checks import (
 from agentic_platform.app import create_app
 from agentic_platform.llm_gateway.catalog import Deployment, ModelEntry
 from agentic_platform.settings import ALL_SERVICES, ServiceName, Settings
-from agentic_platform.testing.catalog import scripted_models
+from agentic_platform.testing.catalog import scripted_models, scripted_rerank_model
 from agentic_platform.testing.server import serve_in_thread
 from agentic_platform.testing.upstream import closed_port_url
 
@@ -61,7 +61,7 @@ def _catalog() -> list[ModelEntry]:
         *scripted_models(),
         ModelEntry(
             alias="smollm2-135m",
-            capabilities={"chat", "streaming"},
+            capabilities={"chat", "streaming", "tools"},
             deployments=[Deployment(provider="test", model="echo")],
         ),
         ModelEntry(
@@ -70,6 +70,7 @@ def _catalog() -> list[ModelEntry]:
             capabilities={"embeddings"},
             deployments=[Deployment(provider="test", model="embed", options={"dimensions": 8})],
         ),
+        scripted_rerank_model("rerank"),
     ]
 
 
@@ -162,7 +163,7 @@ def test_the_example_bodies_are_accepted(served: Served) -> None:
     answer of the create call on the collection above it."""
     if set(served.services) != set(ALL_SERVICES):
         pytest.skip("memory and retrieval embed through the gateway: all services are needed")
-    ids: dict[str, str] = {}
+    ids = {"name": "diy-agent"}  # the agent routes' path names an agent, not a created id
     sent = []
     for operation in served.operations():
         media = operation.definition.raw.get("requestBody", {}).get("content", {})

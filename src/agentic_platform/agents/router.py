@@ -75,7 +75,24 @@ async def invoke(name: str, request: Request, caller: Caller, agents: Agents) ->
         "responses": {
             "200": {
                 "description": "Server-sent events: " + ", ".join(EVENT_TYPES) + ".",
-                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                "content": {
+                    "text/event-stream": {
+                        "schema": {
+                            "title": "AgentStreamEvent",
+                            "description": "One event of the run.",
+                            "type": "object",
+                            "required": ["event", "data"],
+                            "properties": {
+                                "event": {"type": "string", "description": "The event's type."},
+                                "data": {"type": "string", "description": "The event as JSON."},
+                            },
+                        },
+                        "example": {
+                            "event": "text_delta",
+                            "data": '{"type":"text_delta","text":"Hello","step":null}',
+                        },
+                    }
+                },
             }
         },
     },

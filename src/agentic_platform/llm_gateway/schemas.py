@@ -416,12 +416,14 @@ class ModelCard(BaseModel):
     object: Literal["model"] = "model"
     created: int = 0
     owned_by: str = "agentic-platform"
-    kind: Literal["chat", "embedding"] = Field(
-        default="chat", description="The endpoint it serves: chat completions or embeddings."
+    kind: Literal["chat", "embedding", "rerank"] = Field(
+        default="chat",
+        description="The endpoint it serves: chat completions, embeddings or rerank.",
     )
     capabilities: list[str] = Field(
         default_factory=list,
-        description="What it can do: chat, streaming, tools, json_schema, vision, embeddings.",
+        description="What it can do: chat, streaming, tools, json_schema, vision, embeddings, "
+        "rerank.",
     )
 
 
