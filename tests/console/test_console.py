@@ -71,11 +71,13 @@ def test_an_agent_run_shows_its_tool_call_and_its_steps(console: Console) -> Non
     console.screenshot("playground-agent")
     answer.get_by_role("link", name="open the run").click()
     page.get_by_role("heading", name="diy-agent · succeeded").wait_for()
-    steps = page.get_by_role("table").inner_text()
+    steps = page.get_by_role("table", name="Steps, in the order they started").inner_text()
     assert "calculator" in steps and "calc-bot" in steps
     console.screenshot("run")
     console.go("Runs")
-    assert "diy-agent" in page.get_by_role("table").inner_text()
+    runs = page.get_by_role("table", name="Newest first")
+    runs.wait_for()
+    assert "diy-agent" in runs.inner_text()
     console.screenshot("runs")
 
 
