@@ -13,22 +13,16 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from console_harness import Console
+from console_harness import Console, console_settings
 
 from agentic_platform.app import create_app
-from agentic_platform.llm_gateway.catalog import default_models
-from agentic_platform.settings import Settings
-from agentic_platform.testing.agents import agent_models
-from agentic_platform.testing.catalog import scripted_models
 from agentic_platform.testing.server import serve_in_thread
 
 CHROMIUM = os.environ.get("AGENTIC_CHROMIUM", "/usr/bin/chromium")
@@ -40,7 +34,6 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-LOCAL_MODEL = "smollm2-135m"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -54,22 +47,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "browser" in item.keywords:
             item.add_marker(skip)
-
-
-def console_settings(data_dir: Path, admin_key: str) -> Settings:
-    models = [*scripted_models(), *agent_models()]
-    if find_spec("xllamacpp") is not None:
-        models.extend(entry for entry in default_models() if entry.alias == LOCAL_MODEL)
-    return Settings(
-        data_dir=data_dir,
-        models=models,
-        auth={"bootstrap_admin_key": SecretStr(admin_key)},  # type: ignore[arg-type]
-        log_requests=False,
-        memory={"embedding_model": "test-embed", "extraction_model": None},  # type: ignore[arg-type]
-        retrieval={"default_embedding_model": "test-embed"},  # type: ignore[arg-type]
-        agents={"default_model": "calc-bot"},  # type: ignore[arg-type]
-        governance={"ledger_flush_seconds": 0.1},  # type: ignore[arg-type]
-    )
 
 
 @pytest.fixture(scope="module")

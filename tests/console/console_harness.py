@@ -4,13 +4,37 @@ from __future__ import annotations
 
 import os
 import re
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
+
+from agentic_platform.llm_gateway.catalog import default_models
+from agentic_platform.settings import Settings
+from agentic_platform.testing.agents import agent_models
+from agentic_platform.testing.catalog import scripted_models
 
 SCREENSHOTS = os.environ.get("AGENTIC_CONSOLE_SCREENSHOTS")
 """A directory to save a screenshot of each page into (docs/console/ for the docs)."""
+LOCAL_MODEL = "smollm2-135m"
+
+
+def console_settings(data_dir: Path, admin_key: str) -> Settings:
+    models = [*scripted_models(), *agent_models()]
+    if find_spec("xllamacpp") is not None:
+        models.extend(entry for entry in default_models() if entry.alias == LOCAL_MODEL)
+    return Settings(
+        data_dir=data_dir,
+        models=models,
+        auth={"bootstrap_admin_key": SecretStr(admin_key)},  # type: ignore[arg-type]
+        log_requests=False,
+        memory={"embedding_model": "test-embed", "extraction_model": None},  # type: ignore[arg-type]
+        retrieval={"default_embedding_model": "test-embed"},  # type: ignore[arg-type]
+        agents={"default_model": "calc-bot"},  # type: ignore[arg-type]
+        governance={"ledger_flush_seconds": 0.1},  # type: ignore[arg-type]
+    )
 
 
 class Console:
