@@ -37,6 +37,7 @@ def test_every_page_has_labels_alternatives_and_contrast(console: Console) -> No
     _some_data(console)
     page = console.page
     page.goto("/console/")
+    page.get_by_label("API key", exact=True).wait_for()
     found = page.evaluate(CHECK)
     assert found["problems"] == [], "sign-in page"
     console.sign_in()
@@ -54,6 +55,7 @@ def test_the_check_finds_what_it_looks_for(console: Console) -> None:
     """The check is not blind: a control without a label and pale text are reported."""
     page = console.page
     page.goto("/console/")
+    page.get_by_label("API key", exact=True).wait_for()
     page.evaluate(
         """() => { const main = document.getElementById('main');
         main.append(Object.assign(document.createElement('input'), {id: 'bare'}));
