@@ -2,8 +2,8 @@
 
 Nothing is global: the tracer provider is this process's own (never installed as the
 OpenTelemetry global), built in the app's lifespan and held on ``PlatformState.telemetry``;
-the code that traces asks that object for its tracer. Spans leave through a
-``BatchSpanProcessor`` per exporter, whose thread does the sending: a request only appends
+the code that traces asks that object for its tracer. Spans (:mod:`.tracing`) leave
+through a ``BatchSpanProcessor`` per exporter, whose thread does the sending: a request only appends
 its finished spans to a bounded queue (dropped when full), so a collector that is down or
 slow never slows or fails it. Shutting down flushes what is queued, within the export
 timeout.
@@ -23,15 +23,14 @@ from agentic_platform.errors import ConfigurationError
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.export import MetricExporter
     from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
-    from opentelemetry.sdk.trace.sampling import Sampler
     from opentelemetry.trace import Tracer
 
     from agentic_platform.settings import Settings
     from agentic_platform.telemetry.metrics import PlatformMetrics
     from agentic_platform.telemetry.otlp_metrics import MetricPusher
     from agentic_platform.telemetry.settings import TelemetrySettings
+    from agentic_platform.telemetry.tracing import PlatformTracerProvider
 
 logger = logging.getLogger("agentic_platform.telemetry")
 
@@ -46,14 +45,14 @@ class Telemetry:
         self,
         *,
         tracer: Tracer | None = None,
-        provider: TracerProvider | None = None,
+        provider: PlatformTracerProvider | None = None,
         metrics: PlatformMetrics | None = None,
         capture_content: bool = False,
         database_spans: bool = False,
     ) -> None:
         self.tracer = tracer
         self.provider = provider
-        """The SDK's tracer provider: tests add an in-memory exporter to it."""
+        """The tracer provider: tests add an in-memory exporter to it."""
         self.metrics = metrics
         self.capture_content = capture_content
         self.database_spans = database_spans
@@ -115,11 +114,19 @@ def start_telemetry(settings: Settings, services: Sequence[str]) -> Telemetry:
     return telemetry
 
 
-def _tracer_provider(config: TelemetrySettings, resource: Resource) -> TracerProvider:
-    from opentelemetry.sdk.trace import TracerProvider
+def _tracer_provider(config: TelemetrySettings, resource: Resource) -> PlatformTracerProvider:
+    """The process's tracers, sampling as :mod:`.tracing` says: a span inside this process
+    follows its parent; a new trace, and by default a caller's trace too, is recorded by
+    ``sampling_ratio`` on its trace id, whatever flag the caller's ``traceparent`` carries,
+    so no caller can make the platform record (and pay for) its requests.
+    ``honour_incoming_sampling`` follows the caller's flag instead."""
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    provider = TracerProvider(resource=resource, sampler=sampler(config), shutdown_on_exit=False)
+    from agentic_platform.telemetry.tracing import PlatformTracerProvider
+
+    provider = PlatformTracerProvider(
+        resource, config.sampling_ratio, honour_incoming=config.honour_incoming_sampling
+    )
     for exporter in span_exporters(config):
         provider.add_span_processor(
             BatchSpanProcessor(
@@ -130,20 +137,6 @@ def _tracer_provider(config: TelemetrySettings, resource: Resource) -> TracerPro
             )
         )
     return provider
-
-
-def sampler(config: TelemetrySettings) -> Sampler:
-    """Which requests are recorded. A span inside this process follows its parent. A new
-    trace, and by default a caller's trace too, is recorded by ``sampling_ratio`` on its
-    trace id: the same decision in every service at the same ratio, whatever flag the
-    caller's ``traceparent`` carries, so no caller can make the platform record (and pay
-    for) its requests. ``honour_incoming_sampling`` follows the caller's flag instead."""
-    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-
-    by_ratio = TraceIdRatioBased(config.sampling_ratio)
-    if config.honour_incoming_sampling:
-        return ParentBased(by_ratio)
-    return ParentBased(by_ratio, remote_parent_sampled=by_ratio, remote_parent_not_sampled=by_ratio)
 
 
 def _headers(config: TelemetrySettings) -> dict[str, str]:
