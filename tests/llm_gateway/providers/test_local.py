@@ -455,6 +455,37 @@ async def test_batched_embeddings_keep_their_order(embedder: MiniLMEmbedder) -> 
     assert (await embedder.embed([])).vectors == []
 
 
+@pytest.mark.local_model
+async def test_a_query_is_embedded_before_the_rest_of_a_bulk_request(
+    embedder: MiniLMEmbedder,
+) -> None:
+    bulk_texts = [f"Turn {i} of a long conversation about gardening." for i in range(1500)]
+    bulk = asyncio.create_task(embedder.embed(bulk_texts))
+    await asyncio.sleep(0.05)  # the bulk request is in the worker
+    started = time.perf_counter()
+    [query] = (await embedder.embed(["What did I plant in spring?"])).vectors
+    query_seconds = time.perf_counter() - started
+    assert not bulk.done()  # with first come, first served it would wait for all 1500
+    result = await bulk
+    bulk_seconds = time.perf_counter() - started
+    assert query_seconds < bulk_seconds / 3
+    [alone] = (await embedder.embed([bulk_texts[700]])).vectors
+    assert cosine(result.vectors[700], alone) > 0.9999  # the split batches keep their order
+    assert len(query) == 384
+
+
+@pytest.mark.local_model
+async def test_a_cancelled_bulk_request_frees_the_embedder(embedder: MiniLMEmbedder) -> None:
+    bulk = asyncio.create_task(embedder.embed([f"Text {i} here." for i in range(3000)]))
+    await asyncio.sleep(0.05)
+    bulk.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await bulk
+    started = time.perf_counter()
+    await embedder.embed([f"Another text {i}." for i in range(64)])  # bulk priority too
+    assert time.perf_counter() - started < 2.0  # not behind 3000 abandoned texts
+
+
 # --- llama.cpp chunks to canonical chunks, without a model ---------------------------------
 
 

@@ -7,7 +7,10 @@ a batch of short sentences does not pay for one long text.
 
 onnxruntime releases the GIL while it runs, so a batch runs in a worker thread and the event
 loop keeps serving. One worker thread per embedder serialises batches: each run already uses
-every core (``intra_op_num_threads``), and two runs at once would only fight over them.
+every core (``intra_op_num_threads``), and two runs at once would only fight over them. That
+thread runs a short request (at most ``batch_size`` texts: a search's query) before the
+batches of a large one (an indexing round), so a query waits at most for the batch in
+progress, never for the whole round (:mod:`.priority_worker`).
 
 The model and tokenizer load once per instance, lazily, in that worker thread, on the first
 :meth:`MiniLMEmbedder.embed` (or an explicit :meth:`MiniLMEmbedder.load`).
@@ -23,7 +26,6 @@ import asyncio
 import os
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
@@ -36,6 +38,7 @@ from tokenizers import Encoding, Tokenizer
 
 from agentic_platform.errors import ConfigurationError, UpstreamUnavailableError
 from agentic_platform.llm_gateway.catalog import Deployment
+from agentic_platform.llm_gateway.providers.priority_worker import BULK, URGENT, PriorityWorker
 from agentic_platform.llm_gateway.schemas import EmbeddingResult
 
 PACKAGED_EMBEDDING_MODEL = "all-minilm-l6-v2"
@@ -153,7 +156,7 @@ class MiniLMEmbedder:
 
     def __init__(self, settings: EmbedderSettings) -> None:
         self._settings = settings
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-embed")
+        self._worker = PriorityWorker("local-embed")
         self._lock = threading.Lock()
         self._tokenizer: Tokenizer | None = None
         self._session: Any = None
@@ -162,23 +165,39 @@ class MiniLMEmbedder:
 
     async def load(self) -> None:
         """Load the model now rather than on the first request (e.g. at start-up)."""
-        await self._run(self._ensure_loaded)
+        await self._run(URGENT, self._ensure_loaded)
 
     async def embed(self, texts: list[str]) -> EmbeddingResult:
         if not texts:
             return EmbeddingResult(vectors=[], prompt_tokens=0)
-        vectors, tokens = await self._run(self._embed_blocking, texts)
-        return EmbeddingResult(vectors=vectors, prompt_tokens=tokens)
+        size = self._settings.batch_size
+        priority = URGENT if len(texts) <= size else BULK
+        encodings = await self._run(priority, self._tokenise, texts)
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        batches = [order[start : start + size] for start in range(0, len(order), size)]
+        parts = await asyncio.gather(
+            *(
+                self._run(priority, self._run_batch, [encodings[i] for i in rows])
+                for rows in batches
+            )
+        )
+        vectors = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
+        for rows, part in zip(batches, parts, strict=True):
+            vectors[rows] = part
+        tokens = sum(len(encoding.ids) for encoding in encodings)
+        return EmbeddingResult(vectors=vectors.tolist(), prompt_tokens=tokens)
 
     async def aclose(self) -> None:
         self._closed = True
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._worker.close(
+            lambda: UpstreamUnavailableError("the local embedder has been shut down")
+        )
         self._session = None
 
-    async def _run(self, function: Any, *args: Any) -> Any:
+    async def _run(self, priority: int, function: Any, *args: Any) -> Any:
         if self._closed:
             raise UpstreamUnavailableError("the local embedder has been shut down")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+        return await self._worker.run(priority, function, *args)
 
     def _ensure_loaded(self) -> None:
         with self._lock:
@@ -216,18 +235,11 @@ class MiniLMEmbedder:
             providers=["CPUExecutionProvider"],
         )
 
-    def _embed_blocking(self, texts: list[str]) -> tuple[list[list[float]], int]:
+    def _tokenise(self, texts: list[str]) -> list[Encoding]:
         self._ensure_loaded()
         assert self._tokenizer is not None
-        encodings = self._tokenizer.encode_batch(texts)
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        vectors = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
-        size = self._settings.batch_size
-        for start in range(0, len(order), size):
-            rows = order[start : start + size]
-            vectors[rows] = self._run_batch([encodings[i] for i in rows])
-        tokens = sum(len(encoding.ids) for encoding in encodings)
-        return vectors.tolist(), tokens
+        encodings: list[Encoding] = self._tokenizer.encode_batch(texts)
+        return encodings
 
     def _run_batch(self, encodings: Sequence[Encoding]) -> FloatArray:
         ids, mask = _pad(encodings)
