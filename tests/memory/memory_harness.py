@@ -106,6 +106,11 @@ class Platform:
         assert gateway is not None
         return gateway
 
+    async def worker_stopped(self) -> None:
+        """Stop the background worker: from now on turns stay unindexed until a test indexes
+        them (the platform's shutdown closes it again, harmlessly)."""
+        await self.memory.worker.aclose()
+
     async def settle(self) -> None:
         """Wait until the worker has indexed (and extracted) everything it was told about."""
         async with asyncio.timeout(30):

@@ -27,6 +27,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from agentic_platform.memory.models import MemoryRow, MessageRow, SessionRow
 from agentic_platform.memory.schemas import MESSAGE_TYPE, SearchMode
 from agentic_platform.search.backends.base import IndexRecord, SearchBackend, SearchHit, SearchQuery
@@ -164,7 +167,7 @@ class MemoryIndex:
                 text=text,
                 context=window.context(),
                 vector=vector,
-                metadata=_turn_metadata(session, window.turn),
+                metadata=turn_metadata(session, window.turn),
             )
             for (session, window), text, vector in zip(pairs, texts, vectors, strict=True)
         ]
@@ -188,6 +191,24 @@ class MemoryIndex:
         while len(self._vectors) > RECENT_VECTORS:
             self._vectors.popitem(last=False)
         return vectors
+
+    async def query_vector(
+        self, owner_id: str, text: str, turns: Sequence[tuple[str, str]] = ()
+    ) -> tuple[Sequence[float], list[float]]:
+        """The query's embedding and its cosine with each of ``turns`` (id, text), embedded in
+        one call; the turns' vectors are kept, so indexing them later costs no embedding."""
+        known = {
+            turn_id: self._vectors[turn_id] for turn_id, _ in turns if turn_id in self._vectors
+        }
+        missing = [(turn_id, words) for turn_id, words in turns if turn_id not in known]
+        vectors = await self._embed(owner_id, [text, *(words for _, words in missing)])
+        for (turn_id, _), vector in zip(missing, vectors[1:], strict=True):
+            known[turn_id] = self._vectors[turn_id] = vector
+        while len(self._vectors) > RECENT_VECTORS:
+            self._vectors.popitem(last=False)
+        query = _unit(vectors[0])
+        cosines = [float(np.dot(query, _unit(known[turn_id]))) for turn_id, _ in turns]
+        return vectors[0], cosines
 
     async def add_memories(self, owner_id: str, rows: Sequence[MemoryRow]) -> None:
         if not rows:
@@ -227,11 +248,12 @@ class MemoryIndex:
         where: Filter | None,
         mode: SearchMode = "hybrid",
         min_score: float | None = None,
+        vector: Sequence[float] | None = None,
     ) -> list[SearchHit]:
+        """The owner's best records; ``vector`` is the query's embedding if already made."""
         if where is not None:
             check_filter(where, FILTER_FIELDS)
-        vector = None
-        if mode != "lexical":
+        if mode != "lexical" and vector is None:
             vector = (await self._embed(owner_id, [text]))[0]
         query = SearchQuery(
             text=keywords(text),
@@ -255,7 +277,7 @@ class MemoryIndex:
         return AllOf.model_construct(all_of=[owner, where])
 
 
-def _turn_metadata(session: SessionRow, turn: MessageRow) -> dict[str, Any]:
+def turn_metadata(session: SessionRow, turn: MessageRow) -> dict[str, Any]:
     return _without_none(
         owner_id=session.owner_id,
         agent_id=session.agent_id,
@@ -276,6 +298,12 @@ def _memory_metadata(row: MemoryRow) -> dict[str, Any]:
         origin=row.origin,
         time=iso_time(row.occurred_at),
     )
+
+
+def _unit(vector: Sequence[float]) -> npt.NDArray[np.float32]:
+    array = np.asarray(vector, dtype=np.float32)
+    norm = float(np.linalg.norm(array))
+    return array / norm if norm > 0 else array
 
 
 def _without_none(**fields: Any) -> dict[str, Any]:

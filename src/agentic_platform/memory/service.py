@@ -20,16 +20,23 @@ from agentic_platform.db.base import utcnow
 from agentic_platform.errors import ConfigurationError, InvalidRequestError
 from agentic_platform.memory import schemas
 from agentic_platform.memory.access import owner_for
-from agentic_platform.memory.index import MEMORY_BM25, MEMORY_FUSION, MemoryIndex
+from agentic_platform.memory.index import FILTER_FIELDS, MEMORY_BM25, MEMORY_FUSION, MemoryIndex
 from agentic_platform.memory.models import MemoryRow, MessageRow
 from agentic_platform.memory.pipeline import SessionPipeline
 from agentic_platform.memory.sessions import SessionStore
 from agentic_platform.memory.store import Memory, MemoryStore, mark_indexed
+from agentic_platform.memory.unindexed import (
+    UNINDEXED_LIMIT,
+    candidate_hits,
+    lexical_candidates,
+    merged,
+)
 from agentic_platform.memory.worker import MemoryWorker
 from agentic_platform.memory.writers import Writers
 from agentic_platform.search.backends.base import SearchBackend
 from agentic_platform.search.backends.sqlite import SqliteSearchBackend
 from agentic_platform.search.embedding import GatewayEmbedder
+from agentic_platform.search.filters import check_filter
 from agentic_platform.settings import MemorySettings
 from agentic_platform.state import PlatformState
 
@@ -136,6 +143,23 @@ class MemoryGateway:
             raise InvalidRequestError(
                 f"top_k may be at most {self.settings.search_max_top_k}.", param="top_k"
             )
+        if request.filter is not None:
+            check_filter(request.filter, FILTER_FIELDS)
+        # Turns the worker has not indexed yet are found by their words (see .unindexed).
+        candidates = []
+        if request.mode != "semantic":
+            candidates = lexical_candidates(
+                await self.sessions.unindexed(owner_id, UNINDEXED_LIMIT),
+                request.query,
+                where=request.filter,
+                context_turns=self.settings.context_turns,
+                limit=top_k,
+            )
+        vector, cosines = None, None
+        if request.mode != "lexical":
+            vector, cosines = await self.index.query_vector(
+                owner_id, request.query, [(c.turn.id, c.text) for c in candidates]
+            )
         hits = await self.index.search(
             owner_id,
             request.query,
@@ -143,7 +167,10 @@ class MemoryGateway:
             where=request.filter,
             mode=request.mode,
             min_score=request.min_score,
+            vector=vector,
         )
+        fresh = candidate_hits(candidates, cosines, min_score=request.min_score)
+        hits = merged(hits, fresh, top_k)
         memory_ids = [h.id for h in hits if h.metadata.get("type") != schemas.MESSAGE_TYPE]
         memories = await self.memories.owned(owner_id, memory_ids)
         wanted = [h.id for h in hits if h.id not in memories]

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Insert, String, bindparam, delete, func, insert, or_, select
+from sqlalchemy import JSON, Insert, String, and_, bindparam, delete, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -280,6 +280,26 @@ class SessionStore:
             query = query.where(MessageRow.created_at >= since)
         async with self._sessions() as db:
             return list((await db.scalars(query)).all())
+
+    async def unindexed(self, owner_id: str, limit: int) -> list[tuple[SessionRow, MessageRow]]:
+        """The owner's newest turns (at most ``limit``) the worker has not indexed yet, each
+        with its session (see :mod:`.unindexed`)."""
+        query = (
+            select(SessionRow, MessageRow)
+            .join(ExtractionRow, ExtractionRow.session_id == SessionRow.id)
+            .join(
+                MessageRow,
+                and_(
+                    MessageRow.session_id == SessionRow.id,
+                    MessageRow.position > ExtractionRow.indexed_through,
+                ),
+            )
+            .where(SessionRow.owner_id == owner_id)
+            .order_by(MessageRow.created_at.desc())
+            .limit(limit)
+        )
+        async with self._sessions() as db:
+            return [(session, turn) for session, turn in (await db.execute(query)).all()]
 
     async def progress(self, caller: Principal, session_id: str) -> tuple[ExtractionRow, int]:
         """The session's worker progress and the position of its latest turn."""
