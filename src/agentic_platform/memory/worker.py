@@ -6,7 +6,8 @@ Three asyncio tasks, so a slow extraction never delays indexing:
   it lets ``index_delay_seconds`` pass for more turns to join, then indexes the new turns of
   every waiting session at once, with one embedding call per owner. A busy minute therefore
   costs a few large batches and a quiet one a turn at a time, and a turn waits for at most
-  the round in progress and its own (a second under 16 writers flat out; docs/benchmarks.md);
+  the round in progress and its own (1 to 3 s under 16 writers flat out on 2 cores); search
+  finds it by its words meanwhile (:mod:`.unindexed`);
 * the **extractor** runs the extraction model over indexed sessions, one session at a time;
   a failed batch comes back after a backoff;
 * the **sweeper** catches what this process was not told about (turns appended on other
