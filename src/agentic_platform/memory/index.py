@@ -27,15 +27,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
 from agentic_platform.memory.models import MemoryRow, MessageRow, SessionRow
 from agentic_platform.memory.schemas import MESSAGE_TYPE, SearchMode
 from agentic_platform.search.backends.base import IndexRecord, SearchBackend, SearchHit, SearchQuery
-from agentic_platform.search.filters import AllOf, Condition, Filter, check_filter
+from agentic_platform.search.filters import AllOf, Condition, Filter
 from agentic_platform.search.fusion import FusionParameters
 from agentic_platform.search.lexical import BM25Parameters
+from agentic_platform.search.vectors import as_unit_rows
 
 Embed = Callable[[str, Sequence[str]], Awaitable[Sequence[Sequence[float]]]]
 """Embeds texts for an owner (through the LLM gateway, metered to them)."""
@@ -188,8 +186,7 @@ class MemoryIndex:
         for turn_id in ids:
             self._vectors.move_to_end(turn_id)
             vectors.append(self._vectors[turn_id])
-        while len(self._vectors) > RECENT_VECTORS:
-            self._vectors.popitem(last=False)
+        self._trim_vectors()
         return vectors
 
     async def query_vector(
@@ -204,11 +201,18 @@ class MemoryIndex:
         vectors = await self._embed(owner_id, [text, *(words for _, words in missing)])
         for (turn_id, _), vector in zip(missing, vectors[1:], strict=True):
             known[turn_id] = self._vectors[turn_id] = vector
+        self._trim_vectors()
+        if not turns:
+            return vectors[0], []
+        unit = as_unit_rows(
+            [vectors[0], *(known[turn_id] for turn_id, _ in turns)], len(vectors[0])
+        )
+        return vectors[0], (unit[1:] @ unit[0]).tolist()
+
+    def _trim_vectors(self) -> None:
+        """Forget the least recently used turn vectors beyond :data:`RECENT_VECTORS`."""
         while len(self._vectors) > RECENT_VECTORS:
             self._vectors.popitem(last=False)
-        query = _unit(vectors[0])
-        cosines = [float(np.dot(query, _unit(known[turn_id]))) for turn_id, _ in turns]
-        return vectors[0], cosines
 
     async def add_memories(self, owner_id: str, rows: Sequence[MemoryRow]) -> None:
         if not rows:
@@ -250,9 +254,9 @@ class MemoryIndex:
         min_score: float | None = None,
         vector: Sequence[float] | None = None,
     ) -> list[SearchHit]:
-        """The owner's best records; ``vector`` is the query's embedding if already made."""
-        if where is not None:
-            check_filter(where, FILTER_FIELDS)
+        """The owner's best records; ``vector`` is the query's embedding if already made.
+        ``where`` is trusted: the gateway checks a caller's filter against
+        :data:`FILTER_FIELDS` before it searches."""
         if mode != "lexical" and vector is None:
             vector = (await self._embed(owner_id, [text]))[0]
         query = SearchQuery(
@@ -298,12 +302,6 @@ def _memory_metadata(row: MemoryRow) -> dict[str, Any]:
         origin=row.origin,
         time=iso_time(row.occurred_at),
     )
-
-
-def _unit(vector: Sequence[float]) -> npt.NDArray[np.float32]:
-    array = np.asarray(vector, dtype=np.float32)
-    norm = float(np.linalg.norm(array))
-    return array / norm if norm > 0 else array
 
 
 def _without_none(**fields: Any) -> dict[str, Any]:

@@ -17,7 +17,6 @@ turn the index already returns is never added twice.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -62,15 +61,12 @@ def lexical_candidates(
     if not pending:
         return []
     allowed = to_predicate(where) if where is not None else None
-    by_session: dict[str, list[MessageRow]] = defaultdict(list)
-    sessions: dict[str, SessionRow] = {}
+    by_session: dict[str, tuple[SessionRow, list[MessageRow]]] = {}
     for session, turn in pending:
-        by_session[session.id].append(turn)
-        sessions[session.id] = session
+        by_session.setdefault(session.id, (session, []))[1].append(turn)
     records: list[tuple[SessionRow, MessageRow, str, str]] = []
-    for session_id, turns in by_session.items():
+    for session, turns in by_session.values():
         turns.sort(key=lambda turn: turn.position)
-        session = sessions[session_id]
         for window in windows(turns, [], context_turns):
             if allowed is None or allowed(turn_metadata(session, window.turn)):
                 records.append((session, window.turn, turn_text(window.turn), window.context()))
