@@ -54,6 +54,8 @@ async def test_a_cancelled_call_is_skipped_and_closing_fails_the_waiting_ones() 
     kept = asyncio.create_task(worker.run(BULK, ran.append, "kept"))
     await asyncio.sleep(0.05)
     cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled  # the caller has gone before the worker is free
     gate.set()
     await first
     await kept
