@@ -14,6 +14,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from agentic_platform import __version__
 from agentic_platform.auth.bootstrap import ensure_admin_key, ensure_service_key
@@ -73,6 +74,7 @@ def create_app(settings: Settings, services: Sequence[ServiceName] | None = None
         title="Agentic Platform",
         version=__version__,
         lifespan=lifespan,
+        telemetry=_NO_FRAMEWORK_TELEMETRY,
     )
     install_error_handlers(app)
     install_openapi(app, settings.oidc)
@@ -88,6 +90,18 @@ def create_app(settings: Settings, services: Sequence[ServiceName] | None = None
         log_requests=settings.log_requests,
     )
     return app
+
+
+_NO_FRAMEWORK_TELEMETRY: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "auto_configure": False,
+}
+"""FastAPI's own OpenTelemetry instrumentation stays off, even when a global provider is
+installed (``opentelemetry-instrument``, ``FASTAPI_OTEL_AUTO_CONFIGURE``): the platform's
+middleware already opens each request's server span and records its duration, and a second
+set would double every request's span and metric."""
 
 
 async def _start_core(

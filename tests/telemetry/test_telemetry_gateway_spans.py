@@ -125,3 +125,31 @@ async def test_unsampled_requests_record_nothing_but_keep_their_trace_id(
     assert reply.status_code == 200
     assert len(reply.headers["x-trace-id"]) == 32
     assert spans.get_finished_spans() == ()
+
+
+async def test_a_global_provider_adds_no_second_server_span(
+    telemetry_settings: Any, platform: Any, client_for: Any, monkeypatch: Any
+) -> None:
+    """With a process-wide provider installed (as ``opentelemetry-instrument`` does), each
+    request still has one server span (the platform's) and one duration metric: the web
+    framework's own instrumentation stays off."""
+    from opentelemetry import metrics, trace
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    global_spans = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(global_spans))
+    reader = InMemoryMetricReader()
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: tracer_provider)
+    monkeypatch.setattr(metrics, "get_meter_provider", lambda: MeterProvider([reader]))
+    async with platform(telemetry_settings()) as (app, spans), client_for(app) as http:
+        reply = await http.post("/llm/v1/chat/completions", json=CHAT)
+    assert reply.status_code == 200
+    assert global_spans.get_finished_spans() == ()
+    assert reader.get_metrics_data() is None
+    servers = [s for s in spans.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert [s.name for s in servers] == ["POST /llm/v1/chat/completions"]
