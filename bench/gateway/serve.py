@@ -6,6 +6,9 @@ For profiling the hot path by hand: it prints the gateway's pid, URL, key and a 
     python -m bench.gateway.serve &
     py-spy record --pid <pid> --duration 15 --rate 500 --format speedscope -o gateway.json
     wrk -t1 -c64 -d15s -s bench/results/wrk-gateway.lua <url>
+
+``--telemetry-sampling 1.0`` turns telemetry on, exporting to the benchmark's local collector
+(started too), as the ``--telemetry`` benchmark's gateways do.
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.gateway import load, targets
+from bench.gateway import load, targets, telemetry_cost
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3600, help="stop after this long")
+    parser.add_argument(
+        "--telemetry-sampling", type=float, default=None, help="telemetry on, at this ratio"
+    )
     args = parser.parse_args()
     # Stop cleanly (the finally blocks stop both servers) on SIGTERM, and on SIGINT even when
     # started in the background, where the shell makes SIGINT ignored.
@@ -34,8 +40,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-gateway-serve-") as tmp:
         work = Path(tmp)
         upstream = targets.start_upstream(results)
+        collector = None
+        settings: dict[str, str] = {}
+        if args.telemetry_sampling is not None:
+            collector = telemetry_cost._start_collector(results)
+            settings = telemetry_cost._telemetry(collector, args.telemetry_sampling)
         try:
-            gateway = targets.start_gateway(upstream, work, results)
+            gateway = targets.start_gateway(upstream, work, results, settings=settings)
             try:
                 script = load.wrk_script(gateway, results)
                 print(f"upstream  pid {upstream.server.process.pid}  {upstream.url}")
@@ -48,6 +59,8 @@ def main() -> None:
                 gateway.server.stop()
         finally:
             upstream.server.stop()
+            if collector is not None:
+                collector.stop()
 
 
 if __name__ == "__main__":
